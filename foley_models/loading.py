@@ -1,0 +1,219 @@
+"""Reading checkpoints without executing pickled code, and building the engine's models from them.
+
+Accepted files: the official `.pth` pickles (read with `weights_only=True`) and `.safetensors` repacks
+in any float storage dtype (fp32, bf16, fp16, fp8_e4m3fn, fp8_e5m2). Every file is checked against the
+module it is loaded into: all of the module's keys with their shapes must be present; keys the model
+does not use (the Synchformer audio branch, training heads) are dropped with one log line.
+"""
+import json
+import logging
+import os
+import pickle
+
+import torch
+
+from .dac_vae import DAC_CONFIG, DacVAE, dac_config_from_metadata, dac_config_from_state_dict
+from .mmdit import MMDIT_CONFIGS, HunyuanVideoFoley, mmdit_config_from_state_dict
+from .synchformer import SYNCHFORMER_CONFIG, Synchformer, synchformer_config_from_state_dict
+
+log = logging.getLogger(__name__)
+
+SAFETENSORS_EXTENSIONS = (".safetensors", ".sft")
+FP8_DTYPES = tuple(getattr(torch, n) for n in ("float8_e4m3fn", "float8_e5m2") if hasattr(torch, n))
+
+# Prefixes that repacking tools put in front of the official keys.
+_KNOWN_PREFIXES = ("model.diffusion_model.", "diffusion_model.", "module.", "model.")
+
+_KIND_NAMES = {
+    "mmdit": "the HunyuanVideo-Foley MMDiT (hunyuanvideo_foley.pth / hunyuanvideo_foley_xl.pth)",
+    "dac_vae": "the DAC VAE (vae_128d_48k.pth)",
+    "synchformer": "the Synchformer (synchformer_state_dict.pth)",
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: unreadable, unsafe, or not the expected model."""
+
+
+def read_checkpoint(path):
+    """Return (state_dict, metadata) from a .safetensors or .pth file, never unpickling code objects."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.lower().endswith(SAFETENSORS_EXTENSIONS):
+        return _read_safetensors(path)
+    return _read_pickle(path)
+
+
+def _read_safetensors(path):
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+            state_dict = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error type for bad headers and short files
+        raise CheckpointError(f"{path}: not a readable safetensors file, it may be truncated or corrupt "
+                              f"(download it again): {e}") from e
+    return state_dict, metadata
+
+
+def _read_pickle(path):
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path}: refused to load: the file contains pickled Python objects other than tensors and plain "
+            f"containers, and loading it would execute code. Nothing was executed. Use the official file or "
+            f"convert it to .safetensors in a trusted environment. Details: {e}") from e
+    except RuntimeError as e:
+        if "mmap" in str(e) and "zip" in str(e):  # pre-1.6 torch.save format cannot be memory-mapped
+            return _unwrap(path, torch.load(path, map_location="cpu", weights_only=True))
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, it may be truncated or corrupt "
+                              f"(download it again): {e}") from e
+    except (EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, it may be truncated or corrupt "
+                              f"(download it again): {e}") from e
+    return _unwrap(path, obj)
+
+
+def _unwrap(path, obj):
+    metadata = {}
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        # audiotools layout of the DAC file: {"state_dict": ..., "metadata": {"kwargs": ...}}
+        metadata = obj.get("metadata") or {}
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not obj:
+        raise CheckpointError(f"{path}: expected a mapping of parameter names to tensors, found {type(obj).__name__}")
+    not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise CheckpointError(f"{path}: entries that are not tensors: {not_tensors[:5]}")
+    return dict(obj), metadata
+
+
+def identify_checkpoint(state_dict):
+    """Name the model a state dict belongs to: "mmdit", "dac_vae", "synchformer" or "unknown"."""
+    keys = state_dict.keys()
+    if any(k.startswith(("triple_blocks.", "single_blocks.", "audio_embedder.")) for k in keys):
+        return "mmdit"
+    if any(k.startswith(("decoder.model.", "post_quant_conv.", "encoder.block.")) for k in keys):
+        return "dac_vae"
+    if any(k.startswith("vfeat_extractor.") for k in keys):
+        return "synchformer"
+    return "unknown"
+
+
+def _describe(state_dict):
+    kind = identify_checkpoint(state_dict)
+    if kind != "unknown":
+        return f"this is a checkpoint of {_KIND_NAMES[kind]}"
+    sample = ", ".join(sorted(state_dict)[:3])
+    return f"this is not a HunyuanVideo-Foley checkpoint ({len(state_dict)} tensors, e.g. {sample})"
+
+
+def _expect_kind(state_dict, kind, path):
+    if identify_checkpoint(state_dict) == kind:
+        return state_dict
+    for prefix in _KNOWN_PREFIXES:
+        stripped = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        if stripped and identify_checkpoint(stripped) == kind:
+            log.info("%s: stripped key prefix %r", path, prefix)
+            return stripped
+    raise CheckpointError(f"{path}: expected {_KIND_NAMES[kind]}, but {_describe(state_dict)}")
+
+
+def check_state_dict(module, state_dict, path, what):
+    """Require every key of `module` with its shape; return the state dict without the keys it does not use."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    wrong = [f"{k}: file {list(state_dict[k].shape)}, model {list(expected[k].shape)}"
+             for k in expected if k in state_dict and state_dict[k].shape != expected[k].shape]
+    if missing or wrong:
+        problems = [f"missing {k}" for k in missing[:5]] + wrong[:5]
+        raise CheckpointError(f"{path}: does not fit {what} ({len(missing)} missing, {len(wrong)} wrong shapes: "
+                              f"{'; '.join(problems)}); {_describe(state_dict)}")
+    unused = [k for k in state_dict if k not in expected]
+    if unused:
+        log.info("%s: ignored %d tensors %s does not use (e.g. %s)", path, len(unused), what, unused[0])
+    return {k: state_dict[k] for k in expected}
+
+
+def default_dtype(state_dict, fallback=torch.float32):
+    """The float dtype a model stored like this computes in: the storage dtype, fp8 upcast to bf16."""
+    dtypes = {v.dtype for v in state_dict.values() if v.is_floating_point()}
+    if any(d in FP8_DTYPES for d in dtypes):
+        return torch.bfloat16
+    for d in (torch.float32, torch.bfloat16, torch.float16):
+        if d in dtypes:
+            return d
+    return fallback
+
+
+def _materialise(model, state_dict, device, dtype):
+    state_dict = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state_dict.items()}
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    return model.to(device).requires_grad_(False).eval()
+
+
+def _build(cls, config, device, dtype, operations=None):
+    kwargs = dict(config, dtype=dtype, device=device)
+    if operations is not None:
+        kwargs["operations"] = operations
+    return cls(**kwargs)
+
+
+def load_mmdit(path, device="cpu", dtype=None, operations=None):
+    """The MMDiT (XXL, XL or any other size, inferred from the tensors) with the file's weights."""
+    state_dict, _ = read_checkpoint(path)
+    state_dict = _expect_kind(state_dict, "mmdit", path)
+    config = mmdit_config_from_state_dict(state_dict)
+    dtype = dtype or default_dtype(state_dict)
+    model = _build(HunyuanVideoFoley, config, "meta", dtype, operations)
+    state_dict = check_state_dict(model, state_dict, path, "the HunyuanVideo-Foley MMDiT")
+    model = _materialise(model, state_dict, device, dtype)
+    model.config = config
+    return model
+
+
+def load_dac_vae(path, device="cpu", dtype=None):
+    """The DAC VAE; constructor arguments from the file's metadata when present, else from shapes."""
+    state_dict, metadata = read_checkpoint(path)
+    state_dict = _expect_kind(state_dict, "dac_vae", path)
+    kwargs = metadata.get("kwargs")
+    if kwargs is None and "dac_kwargs" in metadata:
+        kwargs = json.loads(metadata["dac_kwargs"])
+    config = dac_config_from_metadata(kwargs) if kwargs else dac_config_from_state_dict(state_dict)
+    dtype = dtype or torch.float32  # the official decode runs in fp32 whatever the storage
+    model = _build(DacVAE, config, "meta", dtype)
+    state_dict = check_state_dict(model, state_dict, path, "the DAC VAE")
+    model = _materialise(model, state_dict, device, dtype)
+    model.config = config
+    return model
+
+
+def load_synchformer(path, device="cpu", dtype=None, num_heads=12):
+    """The Synchformer visual branch; the audio branch and sync classifier in the file are skipped."""
+    state_dict, _ = read_checkpoint(path)
+    state_dict = _expect_kind(state_dict, "synchformer", path)
+    config = dict(synchformer_config_from_state_dict(state_dict), num_heads=num_heads)
+    dtype = dtype or torch.float32  # official weights are fp32; fp16 only through autocast
+    model = _build(Synchformer, config, "meta", dtype)
+    state_dict = check_state_dict(model, state_dict, path, "the Synchformer visual branch")
+    model = _materialise(model, state_dict, device, dtype)
+    model.config = config
+    return model
+
+
+def build_mmdit(size, device="meta", dtype=None, operations=None):
+    """The real-size MMDiT ("xxl" or "xl") without weights."""
+    if size not in MMDIT_CONFIGS:
+        raise ValueError(f"unknown MMDiT size {size!r}; known: {sorted(MMDIT_CONFIGS)}")
+    return _build(HunyuanVideoFoley, MMDIT_CONFIGS[size], device, dtype, operations)
+
+
+def build_dac_vae(device="meta", dtype=None):
+    return _build(DacVAE, DAC_CONFIG, device, dtype)
+
+
+def build_synchformer(device="meta", dtype=None, num_heads=12):
+    return _build(Synchformer, dict(SYNCHFORMER_CONFIG, num_heads=num_heads), device, dtype)

@@ -1,0 +1,301 @@
+"""HunyuanVideo-Foley diffusion transformer ("MMDiT"): latent audio + SigLIP2 + Synchformer + CLAP text.
+
+Triple-stream blocks (audio and visual streams with joint self-attention and text cross-attention)
+followed by single-stream audio blocks. State-dict keys are those of the official checkpoints.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .attention import attention
+from .mmdit_layers import (
+    MLP,
+    ConvMLP,
+    Modulation,
+    RMSNorm,
+    SwiGLU,
+    TimestepEmbedder,
+    apply_rope,
+    conv_mlp_hidden,
+    conv_tokens,
+    layer_norm,
+    merge_heads,
+    modulate,
+    nearest_exact_index,
+    rope_table,
+    split_heads,
+)
+
+MMDIT_CONFIGS = {
+    "xxl": dict(hidden_size=1536, num_heads=12, depth_triple=18, depth_single=36, mlp_ratio=4.0,
+                latent_channels=128, text_dim=768, clip_dim=768, sync_dim=768),
+    "xl": dict(hidden_size=1408, num_heads=11, depth_triple=12, depth_single=24, mlp_ratio=4.0,
+               latent_channels=128, text_dim=768, clip_dim=768, sync_dim=768),
+}
+
+SYNC_SEGMENT = 8  # Synchformer tokens per 16-frame segment; sync_pos_emb is indexed by position inside one
+
+
+def _rope_tables(audio_len, visual_len, text_len, head_dim, device):
+    """All RoPE tables of one forward (integer positions, so every table is a slice of one)."""
+    cos, sin = rope_table(max(2 * audio_len, visual_len, text_len), head_dim, device)
+    # official interleave: visual Lv -> L (nearest-exact), positions 2i (audio) / 2i+1 (visual),
+    # then visual L -> Lv; visual token j ends up as source token up[down[j]] at position 2*down[j]+1
+    up = nearest_exact_index(visual_len, audio_len, device)
+    down = nearest_exact_index(audio_len, visual_len, device)
+    visual_pos = 2 * down + 1
+    return {
+        "joint_audio": (cos[0:2 * audio_len:2], sin[0:2 * audio_len:2]),
+        "joint_visual": (cos[visual_pos], sin[visual_pos]),
+        "joint_visual_src": up[down],
+        "cross_audio": (cos[:audio_len], sin[:audio_len]),
+        "cross_visual": (cos[:visual_len], sin[:visual_len]),
+        "cross_text": (cos[:text_len], sin[:text_len]),
+    }
+
+
+class TripleStreamBlock(nn.Module):
+    """Audio and visual streams: joint self-attention, text cross-attention, MLP (official TwoStreamCABlock)."""
+
+    def __init__(self, hidden_size, num_heads, mlp_ratio, dtype=None, device=None, operations=nn):
+        super().__init__()
+        self.num_heads = num_heads
+        head_dim = hidden_size // num_heads
+        mlp_hidden = int(hidden_size * mlp_ratio)
+        lin = dict(bias=True, dtype=dtype, device=device)
+        fac = dict(dtype=dtype, device=device, operations=operations)
+        norm = dict(eps=1e-6, dtype=dtype, device=device)
+
+        self.audio_mod = Modulation(hidden_size, 9, **fac)
+        self.v_cond_mod = Modulation(hidden_size, 9, **fac)
+
+        self.audio_self_attn_qkv = operations.Linear(hidden_size, 3 * hidden_size, **lin)
+        self.audio_self_q_norm = RMSNorm(head_dim, **norm)
+        self.audio_self_k_norm = RMSNorm(head_dim, **norm)
+        self.audio_self_proj = operations.Linear(hidden_size, hidden_size, **lin)
+        self.v_cond_attn_qkv = operations.Linear(hidden_size, 3 * hidden_size, **lin)
+        self.v_cond_attn_q_norm = RMSNorm(head_dim, **norm)
+        self.v_cond_attn_k_norm = RMSNorm(head_dim, **norm)
+        self.v_cond_self_proj = operations.Linear(hidden_size, hidden_size, **lin)
+
+        self.audio_cross_q = operations.Linear(hidden_size, hidden_size, **lin)
+        self.v_cond_cross_q = operations.Linear(hidden_size, hidden_size, **lin)
+        self.text_cross_kv = operations.Linear(hidden_size, 2 * hidden_size, **lin)
+        self.audio_cross_q_norm = RMSNorm(head_dim, **norm)
+        self.v_cond_cross_q_norm = RMSNorm(head_dim, **norm)
+        self.text_cross_k_norm = RMSNorm(head_dim, **norm)
+        self.audio_cross_proj = operations.Linear(hidden_size, hidden_size, **lin)
+        self.v_cond_cross_proj = operations.Linear(hidden_size, hidden_size, **lin)
+
+        self.audio_mlp = MLP(hidden_size, mlp_hidden, **fac)
+        self.v_cond_mlp = MLP(hidden_size, mlp_hidden, **fac)
+
+    def _self_qkv(self, x, shift, scale, qkv, q_norm, k_norm):
+        h = modulate(layer_norm(x, 1e-6), shift, scale).to(x.dtype)
+        # fused projection packed as (Q|K|V, heads, head_dim) -- unlike the single blocks (quirk Q2)
+        q, k, v = qkv(h).unflatten(-1, (3, self.num_heads, -1)).permute(2, 0, 3, 1, 4)
+        return q_norm(q), k_norm(k), v
+
+    def forward(self, audio, text, visual, vec, rope, visual_out=True):
+        """audio [B, L, H], text [B, Lt, H], visual [B, Lv, H], vec [B, H] -> (audio, visual).
+
+        visual_out=False (last block) skips the visual updates after the joint attention: the visual
+        stream is discarded after the triple blocks, so they cannot change the audio (quirk Q9).
+        """
+        a_sh1, a_sc1, a_g1, a_sh2, a_sc2, a_g2, a_sh3, a_sc3, a_g3 = self.audio_mod(vec).unsqueeze(1).chunk(9, -1)
+        v_sh1, v_sc1, v_g1, v_sh2, v_sc2, v_g2, v_sh3, v_sc3, v_g3 = self.v_cond_mod(vec).unsqueeze(1).chunk(9, -1)
+        visual_len = visual.shape[1]
+
+        qa, ka, va = self._self_qkv(audio, a_sh1, a_sc1, self.audio_self_attn_qkv,
+                                    self.audio_self_q_norm, self.audio_self_k_norm)
+        qv, kv, vv = self._self_qkv(visual, v_sh1, v_sc1, self.v_cond_attn_qkv,
+                                    self.v_cond_attn_q_norm, self.v_cond_attn_k_norm)
+        # interleaved audio-visual RoPE (quirk Q4); V is neither rotated nor resampled
+        src = rope["joint_visual_src"]
+        qa, ka = (apply_rope(x, *rope["joint_audio"]) for x in (qa, ka))
+        qv, kv = (apply_rope(x[:, :, src], *rope["joint_visual"]) for x in (qv, kv))
+        k = torch.cat((kv, ka), dim=2)
+        v = torch.cat((vv, va), dim=2)
+        if visual_out:
+            out_v, out_a = attention(torch.cat((qv, qa), dim=2), k, v).split((visual_len, qa.shape[2]), dim=2)
+            visual = visual + self.v_cond_self_proj(merge_heads(out_v)) * v_g1
+        else:
+            out_a = attention(qa, k, v)
+        audio = audio + self.audio_self_proj(merge_heads(out_a)) * a_g1
+
+        kt, vt = self.text_cross_kv(text).unflatten(-1, (2, self.num_heads, -1)).permute(2, 0, 3, 1, 4)
+        kt = apply_rope(self.text_cross_k_norm(kt), *rope["cross_text"])
+        h = modulate(layer_norm(audio, 1e-6), a_sh2, a_sc2).to(audio.dtype)
+        qa = apply_rope(self.audio_cross_q_norm(split_heads(self.audio_cross_q(h), self.num_heads)),
+                        *rope["cross_audio"])
+        if visual_out:
+            h = modulate(layer_norm(visual, 1e-6), v_sh2, v_sc2).to(visual.dtype)
+            qv = apply_rope(self.v_cond_cross_q_norm(split_heads(self.v_cond_cross_q(h), self.num_heads)),
+                            *rope["cross_visual"])
+            out_v, out_a = attention(torch.cat((qv, qa), dim=2), kt, vt).split((visual_len, qa.shape[2]), dim=2)
+            visual = visual + self.v_cond_cross_proj(merge_heads(out_v)) * v_g2
+        else:
+            out_a = attention(qa, kt, vt)
+            visual = None
+        audio = audio + self.audio_cross_proj(merge_heads(out_a)) * a_g2
+
+        audio = audio + self.audio_mlp(modulate(layer_norm(audio, 1e-6), a_sh3, a_sc3).to(audio.dtype)) * a_g3
+        if visual_out:
+            visual = visual + self.v_cond_mlp(modulate(layer_norm(visual, 1e-6), v_sh3, v_sc3).to(visual.dtype)) * v_g3
+        return audio, visual
+
+
+class SingleStreamBlock(nn.Module):
+    """Audio-only block with per-token modulation and kernel-3 convolutions (official SingleStreamBlock)."""
+
+    def __init__(self, hidden_size, num_heads, mlp_ratio, dtype=None, device=None, operations=nn):
+        super().__init__()
+        self.num_heads = num_heads
+        head_dim = hidden_size // num_heads
+        self.modulation = Modulation(hidden_size, 6, dtype=dtype, device=device, operations=operations)
+        self.linear_qkv = operations.Linear(hidden_size, 3 * hidden_size, bias=True, dtype=dtype, device=device)
+        # nn.RMSNorm built with eps=None uses the fp32 machine epsilon (quirk Q3)
+        self.q_norm = RMSNorm(head_dim, eps=torch.finfo(torch.float32).eps, dtype=dtype, device=device)
+        self.k_norm = RMSNorm(head_dim, eps=torch.finfo(torch.float32).eps, dtype=dtype, device=device)
+        # "linear1"/"linear2" are kernel-3 convolutions over neighbouring latent frames (quirk Q5)
+        self.linear1 = operations.Conv1d(hidden_size, hidden_size, kernel_size=3, padding=1, bias=True,
+                                         dtype=dtype, device=device)
+        self.linear2 = ConvMLP(hidden_size, conv_mlp_hidden(hidden_size, mlp_ratio), 3,
+                               dtype=dtype, device=device, operations=operations)
+
+    def forward(self, x, vec, rope):
+        """x [B, L, H], vec [B, L, H] (per-token conditioning) -> [B, L, H]."""
+        sh_msa, sc_msa, g_msa, sh_mlp, sc_mlp, g_mlp = self.modulation(vec).chunk(6, -1)
+        # LayerNorm eps 1e-5 here, 1e-6 elsewhere (quirk Q3)
+        h = modulate(layer_norm(x, 1e-5), sh_msa, sc_msa).to(x.dtype)
+        # fused projection packed as (heads, head_dim, Q|K|V): Q, K, V interleaved with stride 3 (quirk Q2)
+        q, k, v = self.linear_qkv(h).unflatten(-1, (self.num_heads, -1, 3)).permute(4, 0, 2, 1, 3)
+        q = apply_rope(self.q_norm(q), *rope)
+        k = apply_rope(self.k_norm(k), *rope)
+        x = x + conv_tokens(self.linear1, merge_heads(attention(q, k, v))) * g_msa
+        h = modulate(layer_norm(x, 1e-5), sh_mlp, sc_mlp).to(x.dtype)
+        return x + self.linear2(h) * g_mlp
+
+
+class AudioEmbedder(nn.Module):
+    def __init__(self, latent_channels, hidden_size, dtype=None, device=None, operations=nn):
+        super().__init__()
+        self.proj = operations.Conv1d(latent_channels, hidden_size, kernel_size=1, bias=True,
+                                      dtype=dtype, device=device)
+
+    def forward(self, x):
+        """[B, C, L] latents -> [B, L, H] tokens."""
+        return self.proj(x).transpose(1, 2)
+
+
+class TextProjection(nn.Module):
+    def __init__(self, text_dim, hidden_size, dtype=None, device=None, operations=nn):
+        super().__init__()
+        self.linear_1 = operations.Linear(text_dim, hidden_size, bias=True, dtype=dtype, device=device)
+        self.linear_2 = operations.Linear(hidden_size, hidden_size, bias=True, dtype=dtype, device=device)
+
+    def forward(self, x):
+        return self.linear_2(F.silu(self.linear_1(x)))
+
+
+class FinalLayer(nn.Module):
+    def __init__(self, hidden_size, out_channels, dtype=None, device=None, operations=nn):
+        super().__init__()
+        self.linear = operations.Linear(hidden_size, out_channels, bias=True, dtype=dtype, device=device)
+        # loaded to match the checkpoint but never applied: the official modulate() drops a per-token
+        # shift/scale, so the released weights are defined without it (quirk Q1)
+        self.adaLN_modulation = nn.Sequential(
+            nn.SiLU(), operations.Linear(hidden_size, 2 * hidden_size, bias=True, dtype=dtype, device=device))
+
+    def forward(self, x):
+        return self.linear(layer_norm(x, 1e-6).to(x.dtype))
+
+
+class HunyuanVideoFoley(nn.Module):
+    def __init__(self, hidden_size=1536, num_heads=12, depth_triple=18, depth_single=36, mlp_ratio=4.0,
+                 latent_channels=128, text_dim=768, clip_dim=768, sync_dim=768,
+                 dtype=None, device=None, operations=None, **ignored):
+        super().__init__()
+        operations = operations or nn
+        self.compute_dtype = dtype or torch.float32
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+        fac = dict(dtype=dtype, device=device, operations=operations)
+
+        self.audio_embedder = AudioEmbedder(latent_channels, hidden_size, **fac)
+        self.visual_proj = SwiGLU(clip_dim, hidden_size, **fac)
+        self.cond_in = TextProjection(text_dim, hidden_size, **fac)
+        self.time_in = TimestepEmbedder(hidden_size, **fac)
+        self.sync_pos_emb = nn.Parameter(torch.empty(1, 1, SYNC_SEGMENT, sync_dim, dtype=dtype, device=device))
+        self.sync_in = nn.Sequential(
+            operations.Linear(sync_dim, hidden_size, bias=True, dtype=dtype, device=device),
+            nn.SiLU(),
+            ConvMLP(hidden_size, conv_mlp_hidden(hidden_size, mlp_ratio), 1, **fac),
+        )
+        self.triple_blocks = nn.ModuleList(
+            TripleStreamBlock(hidden_size, num_heads, mlp_ratio, **fac) for _ in range(depth_triple))
+        self.single_blocks = nn.ModuleList(
+            SingleStreamBlock(hidden_size, num_heads, mlp_ratio, **fac) for _ in range(depth_single))
+        self.final_layer = FinalLayer(hidden_size, latent_channels, **fac)
+        self.empty_clip_feat = nn.Parameter(torch.empty(1, clip_dim, dtype=dtype, device=device))
+        self.empty_sync_feat = nn.Parameter(torch.empty(1, sync_dim, dtype=dtype, device=device))
+
+    def empty_clip(self, batch, length):
+        """Learned "no video" SigLIP2 features [batch, length, clip_dim]."""
+        return self.empty_clip_feat.unsqueeze(0).expand(batch, length, -1)
+
+    def empty_sync(self, batch, length):
+        """Learned "no video" Synchformer features [batch, length, sync_dim]."""
+        return self.empty_sync_feat.unsqueeze(0).expand(batch, length, -1)
+
+    def forward(self, x, t, text, clip, sync):
+        """x [B, C, L] latents, t [B] (sigma * 1000), text [B, Lt, text_dim], clip [B, Lv, clip_dim],
+        sync [B, Ls, sync_dim] (Ls a multiple of 8) -> velocity [B, C, L] in the compute dtype."""
+        dtype = self.compute_dtype
+        audio_len = x.shape[2]
+        vec = self.time_in(t, dtype)
+
+        sync = sync.unflatten(1, (-1, SYNC_SEGMENT)) + self.sync_pos_emb.to(sync.dtype)
+        sync = self.sync_in(sync.flatten(1, 2).to(dtype))
+        sync = sync[:, nearest_exact_index(sync.shape[1], audio_len, x.device)]
+
+        text = self.cond_in(text.to(dtype))
+        audio = self.audio_embedder(x.to(dtype)) + sync
+        visual = self.visual_proj(clip.to(dtype))
+
+        rope = _rope_tables(audio_len, visual.shape[1], text.shape[1], self.head_dim, x.device)
+        last = len(self.triple_blocks) - 1
+        for i, block in enumerate(self.triple_blocks):
+            audio, visual = block(audio, text, visual, vec, rope, visual_out=i < last)
+
+        vec = sync + vec.unsqueeze(1)
+        for block in self.single_blocks:
+            audio = block(audio, vec, rope["cross_audio"])
+        return self.final_layer(audio).transpose(1, 2)
+
+
+def mmdit_config_from_state_dict(sd):
+    """Constructor kwargs of HunyuanVideoFoley inferred from the tensor shapes of a state dict."""
+    def need(*keys):
+        for key in keys:
+            if key in sd:
+                return sd[key]
+        raise ValueError(f"not a HunyuanVideo-Foley MMDiT state dict: missing {' or '.join(map(repr, keys))}")
+
+    def depth(prefix):
+        return 1 + max((int(k.split(".")[1]) for k in sd if k.startswith(prefix)), default=-1)
+
+    hidden_size, latent_channels = need("audio_embedder.proj.weight").shape[:2]
+    head_dim = need("triple_blocks.0.audio_self_q_norm.weight", "single_blocks.0.q_norm.weight").shape[0]
+    fc1 = sd.get("triple_blocks.0.audio_mlp.fc1.weight")
+    return dict(
+        hidden_size=hidden_size,
+        num_heads=hidden_size // head_dim,
+        depth_triple=depth("triple_blocks."),
+        depth_single=depth("single_blocks."),
+        mlp_ratio=fc1.shape[0] / hidden_size if fc1 is not None else 4.0,
+        latent_channels=latent_channels,
+        text_dim=need("cond_in.linear_1.weight").shape[1],
+        clip_dim=need("visual_proj.w1.weight").shape[1],
+        sync_dim=need("sync_in.0.weight").shape[1],
+    )

@@ -1,0 +1,218 @@
+import io
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from foley_models.media import (
+    frame_indices,
+    image_sequence_indices,
+    latent_length,
+    load_audio,
+    mux_audio_into_video,
+    read_video_frames,
+    resample_audio,
+    video_info,
+    write_audio,
+)
+
+FRAMES = Path(__file__).parent / "fixtures" / "frames"
+FIXTURE = json.loads((FRAMES / "fixture.json").read_text())
+VIDEOS = FIXTURE["videos"]
+VIDEO_IDS = [v["file"] for v in VIDEOS]
+MUX_VIDEO = FRAMES / "video_30fps_3.3s_96x64.mp4"
+
+
+def stripe_index(frame):
+    """Index coded in the top half of a fixture frame: 8 stripes of 12 px, MSB left, light = 1."""
+    top = frame[: frame.shape[0] // 2].astype(np.float32)
+    rows = slice(top.shape[0] // 4, 3 * top.shape[0] // 4)
+    bits = [top[rows, 12 * s + 3: 12 * s + 9].mean() > 125 for s in range(8)]
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def video_packets(path):
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.video[0]) if p.size]
+
+
+@pytest.mark.parametrize("video", VIDEOS, ids=VIDEO_IDS)
+def test_frame_indices_match_official(video):
+    times = video["source"]["frame_times"]
+    sampling = video["sampling"]
+    assert frame_indices(times, 8) == sampling["siglip2_8fps"]["indices"]
+    assert frame_indices(times, 25) == sampling["synchformer_25fps"]["indices"]
+    # The official max_length=1.5 ends the window at 1.5 s inclusive and then keeps only
+    # int(1.5 * 25) = 37 frames; max_seconds alone does not cut the surplus frame.
+    capped = sampling["synchformer_25fps_max_length_1.5"]
+    windowed = frame_indices(times, 25, max_seconds=1.5)
+    assert windowed[: int(1.5 * 25)] == capped["indices"]
+    # the 3.3 s file has a frame at exactly 1.5 s, which the window keeps as a 38th frame
+    assert len(windowed) == capped["n_frames"] + (1.5 in times)
+
+
+@pytest.mark.parametrize("video", VIDEOS, ids=VIDEO_IDS)
+def test_read_video_frames_picks_official_frames(video):
+    result = read_video_frames(FRAMES / video["file"])
+    sampling = video["sampling"]
+    for rate, key in ((8, "siglip2_8fps"), (25, "synchformer_25fps")):
+        frames = result.frames[rate]
+        assert frames.dtype == np.uint8 and frames.shape[1:] == (64, 96, 3)
+        assert len(frames) == sampling[key]["n_frames"]
+        assert [stripe_index(f) for f in frames] == sampling[key]["indices"]
+        assert result.source_indices[rate] == sampling[key]["indices"]
+    assert result.source_fps == pytest.approx(float(Fraction(video["encoded_fps"])))
+
+
+def test_read_video_frames_file_like_window_and_seek():
+    video = VIDEOS[0]
+    data = (FRAMES / video["file"]).read_bytes()
+    from_bytes = read_video_frames(io.BytesIO(data), rates=(25,))
+    assert [stripe_index(f) for f in from_bytes.frames[25]] == video["sampling"]["synchformer_25fps"]["indices"]
+
+    times = video["source"]["frame_times"]
+    windowed = read_video_frames(io.BytesIO(data), rates=(8, 25), duration=1.0)
+    for rate in (8, 25):
+        expected = frame_indices(times, rate, max_seconds=1.0)
+        assert [stripe_index(f) for f in windowed.frames[rate]] == expected
+
+    seeked = read_video_frames(FRAMES / video["file"], rates=(8, 25), start=1.0)
+    for rate in (8, 25):
+        expected = frame_indices([t - 1.0 for t in times], rate)
+        assert expected[0] == 30  # frame 30 sits at exactly 1.0 s
+        assert [stripe_index(f) for f in seeked.frames[rate]] == expected
+
+
+def test_video_info():
+    info = video_info(MUX_VIDEO)
+    assert info["fps"] == 30.0 and info["n_frames"] == 99
+    assert (info["width"], info["height"]) == (96, 64)
+    assert info["duration"] == pytest.approx(3.3) and info["has_audio"] is False
+
+
+def test_latent_length_official_table():
+    table = FIXTURE["latent_len_by_n25"]
+    assert [latent_length(n) for n in range(1, len(table["n25_from_1"]) + 1)] == table["n25_from_1"]
+    short = [n for n in range(1, 376) if latent_length(n) == 2 * n - 1]
+    assert short == table["n25_where_latent_len_is_2n25_minus_1"]
+    for video in VIDEOS:
+        lengths = video["pipeline_lengths"]
+        n25 = video["sampling"]["synchformer_25fps"]["n_frames"]
+        assert n25 / 25 == lengths["audio_len_in_s"]
+        assert latent_length(n25) == lengths["latent_len = int(audio_len_in_s * 50)"]
+        assert latent_length(n25) * 960 == lengths["decoded_audio_samples = latent_len * 960"]
+
+
+@pytest.mark.parametrize("rate", [12, 24, 25, 30])
+def test_image_sequence_indices(rate):
+    n = 2 * rate  # a 2 s batch
+    for target in (8, 25):
+        expected = frame_indices([i / rate for i in range(n)], target)
+        assert image_sequence_indices(n, rate, target) == expected
+    # By hand, last frame at (n-1)/rate: 25 fps ticks at ~k/25 up to it.
+    # 12 fps: 23/12 = 1.917 s -> ticks 0..47 -> 48; 24 fps: 47/24 = 1.958 -> 49;
+    # 30 fps: 59/30 = 1.967 -> 50; 25 fps: 49/25 = 1.96 but the 49th accumulated tick is
+    # 1.960000000000001 > 1.96, so the last frame is not reached -> 49. 8 fps: 16 in all cases.
+    assert len(image_sequence_indices(n, rate, 25)) == {12: 48, 24: 49, 25: 49, 30: 50}[rate]
+    assert len(image_sequence_indices(n, rate, 8)) == 16
+    window = image_sequence_indices(n, rate, 25, start=0.5, duration=1.0)
+    assert window == frame_indices([i / rate - 0.5 for i in range(n)], 25, max_seconds=1.0)
+    assert window[0] == math.ceil(rate / 2)  # first frame at or after 0.5 s
+
+
+def test_image_sequence_cap_at_15s():
+    # 20 s at 25 fps: the official 15 s cap gives 376 frames at 25 fps and 121 at 8 fps (spec §1)
+    assert len(image_sequence_indices(500, 25, 25)) == 376
+    assert len(image_sequence_indices(500, 25, 8)) == 121
+
+
+def test_errors(tmp_path):
+    audio_only = tmp_path / "audio_only.wav"
+    write_audio(audio_only, np.zeros((1, 4800), np.float32), 48000)
+    with pytest.raises(ValueError, match="no video stream"):
+        read_video_frames(audio_only)
+
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(RuntimeError, match="garbage.mp4"):
+        read_video_frames(garbage)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(MUX_VIDEO.read_bytes()[:5000])
+    with pytest.raises((RuntimeError, ValueError), match="cut.mp4"):
+        read_video_frames(cut)
+
+    with pytest.raises(ValueError, match="fps.*0"):
+        frame_indices([0.0, 0.1], 0)
+    with pytest.raises(ValueError, match="fps.*0"):
+        read_video_frames(MUX_VIDEO, rates=(8, 0))
+    with pytest.raises(ValueError, match="fps"):
+        image_sequence_indices(10, 0, 25)
+    with pytest.raises(ValueError, match="0 frames"):
+        image_sequence_indices(0, 25, 25)
+    with pytest.raises(ValueError, match="window"):
+        read_video_frames(MUX_VIDEO, start=10.0)
+    with pytest.raises(ValueError, match="audio has 0 samples"):
+        write_audio(tmp_path / "empty.wav", np.zeros((1, 0), np.float32), 48000)
+    with pytest.raises(ValueError, match="sample_rate"):
+        write_audio(tmp_path / "bad.wav", np.zeros((1, 10), np.float32), 0)
+
+
+def test_write_audio_wav_and_flac(tmp_path):
+    torch.manual_seed(0)
+    wave = torch.rand(1, 2, 48000 + 123) * 2 - 1  # [1, C, N] like the decoder output
+    for name, tol in (("out.wav", 0.0), ("out.flac", 1e-5)):
+        write_audio(tmp_path / name, wave, 48000)
+        loaded, sr = load_audio(tmp_path / name)
+        assert sr == 48000 and loaded.shape == wave.shape[1:] and loaded.dtype == torch.float32
+        assert (loaded - wave[0]).abs().max().item() <= tol
+    with av.open(str(tmp_path / "out.wav")) as c:
+        assert c.streams.audio[0].codec_context.name == "pcm_f32le"
+    write_audio(tmp_path / "forced", wave[0, :1].numpy(), 48000, format="flac")
+    with av.open(str(tmp_path / "forced")) as c:
+        assert c.streams.audio[0].codec_context.name == "flac"
+
+
+def _sine(freq, sample_rate, seconds):
+    return (0.5 * np.sin(2 * np.pi * freq * np.arange(int(sample_rate * seconds)) / sample_rate)).astype(np.float32)
+
+
+@pytest.mark.parametrize("codec,suffix,decoded_name", [("aac", ".mp4", "aac"), ("flac", ".mkv", "flac"),
+                                                       ("pcm", ".mov", "pcm_s16le")])
+def test_mux_audio_into_video(tmp_path, codec, suffix, decoded_name):
+    wave = _sine(440, 48000, 2.5)[None]
+    out = tmp_path / f"muxed{suffix}"
+    mux_audio_into_video(MUX_VIDEO, wave, 48000, out, codec=codec)
+    assert video_packets(out) == video_packets(MUX_VIDEO)
+    with av.open(str(out)) as c:
+        assert len(c.streams.video) == 1 and len(c.streams.audio) == 1
+        audio = c.streams.audio[0]
+        assert audio.codec_context.name == decoded_name and audio.codec_context.channels == 2
+        assert c.duration / av.time_base == pytest.approx(3.3, abs=0.05)  # no -shortest
+        n_video = sum(1 for _ in c.decode(video=0))
+    with av.open(str(out)) as c:
+        n_samples = sum(f.samples for f in c.decode(audio=0))
+    assert n_video == 99
+    assert abs(n_samples - wave.shape[1]) / 48000 < 0.05
+
+
+def test_mux_pcm_in_mp4_raises(tmp_path):
+    with pytest.raises(ValueError, match="pcm"):
+        mux_audio_into_video(MUX_VIDEO, _sine(440, 48000, 1.0)[None], 48000, tmp_path / "x.mp4", codec="pcm")
+
+
+def test_load_and_resample_audio(tmp_path):
+    src = np.stack([_sine(1000, 44100, 1.0), _sine(3000, 44100, 1.0)])
+    write_audio(tmp_path / "in.wav", src, 44100)
+    wave, sr = load_audio(tmp_path / "in.wav")
+    assert sr == 44100 and wave.shape == (2, 44100)
+    out = resample_audio(wave, 44100, 48000)
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 48000)
+    spectrum = torch.fft.rfft(out).abs()  # 1 s -> 1 Hz bins
+    assert spectrum.argmax(dim=-1).tolist() == [1000, 3000]
+    assert out.abs().max().item() == pytest.approx(0.5, abs=0.02)
+    assert resample_audio(src, 44100, 44100).shape == src.shape

@@ -1,0 +1,78 @@
+"""CLAP text features against the text_clap_tiny fixture; SigLIP2 vision tower from a full-model folder."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from fixture_utils import FIXTURES, assert_close, fixture_json, tensors
+from foley_models import load_clap, load_siglip2
+from foley_models.clap import ClapTextEncoder
+
+CLAP_DIR = FIXTURES / "text_clap_tiny" / "clap_text_tiny"
+IO = tensors("text_clap_tiny", "io.safetensors")
+TOL = fixture_json("text_clap_tiny")["tolerances"]
+
+
+@pytest.fixture(scope="module")
+def clap():
+    from transformers import ClapTextModelWithProjection
+
+    return ClapTextEncoder(ClapTextModelWithProjection.from_pretrained(str(CLAP_DIR), local_files_only=True).eval())
+
+
+@pytest.mark.parametrize("case", ["short", "long"])
+def test_clap_features_match_official(clap, case):
+    cond, uncond = clap.encode_ids(IO[f"{case}.input_ids"], IO[f"{case}.attention_mask"])
+    assert_close(cond, IO[f"{case}.text_feat"], TOL[f"{case}.text_feat"])
+    assert_close(uncond, IO[f"{case}.uncond_text_feat"], TOL[f"{case}.text_feat"])
+    assert cond.shape[1] == min(77, IO[f"{case}.input_ids"].shape[1])
+
+
+def test_clap_folder_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="laion/larger_clap_general"):
+        load_clap(tmp_path / "missing")
+    no_tokenizer = tmp_path / "clap"
+    shutil.copytree(CLAP_DIR, no_tokenizer)
+    with pytest.raises(FileNotFoundError, match="tokenizer"):
+        load_clap(no_tokenizer)
+    (no_tokenizer / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="no weights"):
+        load_clap(no_tokenizer)
+
+
+@pytest.fixture(scope="module")
+def siglip_folder(tmp_path_factory):
+    from transformers import SiglipConfig, SiglipModel
+
+    torch.manual_seed(11)
+    config = SiglipConfig(
+        text_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                         vocab_size=99, bos_token_id=None, eos_token_id=None),
+        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                           image_size=64, patch_size=16))
+    folder = tmp_path_factory.mktemp("siglip2")
+    model = SiglipModel(config).eval()
+    model.save_pretrained(folder)
+    return folder, model
+
+
+def test_siglip2_uses_the_vision_tower_of_a_full_model_folder(siglip_folder):
+    folder, full = siglip_folder
+    encoder = load_siglip2(folder)
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (5, 48, 80, 3), dtype=np.uint8)
+    feats = encoder.encode_frames(frames, batch_size=2)
+    assert feats.shape == (1, 5, 32)
+    expected = full.get_image_features(pixel_values=encoder.preprocess(frames))
+    expected = expected if torch.is_tensor(expected) else expected.pooler_output
+    torch.testing.assert_close(feats[0], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_siglip2_preprocess_stretches_and_normalises(siglip_folder):
+    encoder = load_siglip2(siglip_folder[0])
+    frames = np.zeros((2, 30, 90, 3), dtype=np.uint8)
+    frames[1] = 255
+    pixels = encoder.preprocess(frames)
+    assert pixels.shape == (2, 3, 64, 64)
+    assert torch.all(pixels[0] == -1) and torch.all(pixels[1] == 1)
