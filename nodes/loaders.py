@@ -1,0 +1,101 @@
+"""Loader nodes: each model is its own node so users can wire, cache and swap the parts."""
+from comfy_api.latest import io
+
+from ..foley_models.clap import load_clap
+from ..foley_models.loading import load_dac_vae, load_synchformer
+from ..foley_models.siglip2 import load_siglip2
+from . import model_files as files
+from .comfy_model import WEIGHT_DTYPES, encoder_patcher, load_foley_model
+
+CATEGORY = "audio/foley"
+FoleyVAE = io.Custom("FOLEY_VAE")
+FoleyCLAP = io.Custom("FOLEY_CLAP")
+FoleySigLIP2 = io.Custom("FOLEY_SIGLIP2")
+FoleySynchformer = io.Custom("FOLEY_SYNCHFORMER")
+
+
+class FoleyModelLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FoleyModelLoader", display_name="Load Foley Model", category=CATEGORY,
+            description="Loads the HunyuanVideo-Foley MMDiT (XXL or XL, detected from the file) as a MODEL for "
+                        "FoleySampler or the stock samplers.",
+            inputs=[
+                io.Combo.Input("file", options=files.file_options(files.MMDIT_FILES, also=("diffusion_models",)),
+                               tooltip="From models/foley or models/diffusion_models (.pth or .safetensors)."),
+                io.Combo.Input("weight_dtype", options=["default", *WEIGHT_DTYPES], default="default",
+                               tooltip="Storage dtype of the weights; fp8 stores 8-bit weights and computes in "
+                                       "bf16/fp16. default: bf16 where the GPU supports it (the official dtype)."),
+            ],
+            outputs=[io.Model.Output()],
+        )
+
+    @classmethod
+    def execute(cls, file, weight_dtype):
+        path = files.resolve_file(file, files.MMDIT_FILES, also=("diffusion_models",))
+        return io.NodeOutput(load_foley_model(path, weight_dtype))
+
+
+class FoleyVAELoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FoleyVAELoader", display_name="Load Foley VAE", category=CATEGORY,
+            description="Loads the DAC VAE (48 kHz mono, 50 latent frames per second).",
+            inputs=[io.Combo.Input("file", options=files.file_options(files.VAE_FILES))],
+            outputs=[FoleyVAE.Output(display_name="vae")],
+        )
+
+    @classmethod
+    def execute(cls, file):
+        return io.NodeOutput(encoder_patcher(load_dac_vae(files.resolve_file(file, files.VAE_FILES))))
+
+
+class FoleySynchformerLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FoleySynchformerLoader", display_name="Load Foley Synchformer", category=CATEGORY,
+            description="Loads the Synchformer visual branch (audio-visual sync features at 25 fps).",
+            inputs=[io.Combo.Input("file", options=files.file_options(files.SYNCHFORMER_FILES))],
+            outputs=[FoleySynchformer.Output(display_name="synchformer")],
+        )
+
+    @classmethod
+    def execute(cls, file):
+        path = files.resolve_file(file, files.SYNCHFORMER_FILES)
+        return io.NodeOutput(encoder_patcher(load_synchformer(path)))
+
+
+class FoleyCLAPLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FoleyCLAPLoader", display_name="Load Foley CLAP", category=CATEGORY,
+            description="Loads the CLAP text encoder from a Hugging Face folder inside models/foley.",
+            inputs=[io.Combo.Input("folder", options=files.folder_options(files.CLAP_FOLDERS))],
+            outputs=[FoleyCLAP.Output(display_name="clap")],
+        )
+
+    @classmethod
+    def execute(cls, folder):
+        return io.NodeOutput(encoder_patcher(load_clap(files.resolve_folder(folder, files.CLAP_FOLDERS))))
+
+
+class FoleySigLIP2Loader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FoleySigLIP2Loader", display_name="Load Foley SigLIP2", category=CATEGORY,
+            description="Loads the SigLIP2 vision encoder from a Hugging Face folder inside models/foley.",
+            inputs=[io.Combo.Input("folder", options=files.folder_options(files.SIGLIP2_FOLDERS))],
+            outputs=[FoleySigLIP2.Output(display_name="siglip2")],
+        )
+
+    @classmethod
+    def execute(cls, folder):
+        return io.NodeOutput(encoder_patcher(load_siglip2(files.resolve_folder(folder, files.SIGLIP2_FOLDERS))))
+
+
+NODES = [FoleyModelLoader, FoleyVAELoader, FoleySynchformerLoader, FoleyCLAPLoader, FoleySigLIP2Loader]
