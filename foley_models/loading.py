@@ -111,7 +111,8 @@ def _describe(state_dict):
     return f"this is not a HunyuanVideo-Foley checkpoint ({len(state_dict)} tensors, e.g. {sample})"
 
 
-def _expect_kind(state_dict, kind, path):
+def expect_checkpoint(state_dict, kind, path):
+    """The state dict if it is a `kind` checkpoint (known key prefixes stripped), else a CheckpointError saying what it is."""
     if identify_checkpoint(state_dict) == kind:
         return state_dict
     for prefix in _KNOWN_PREFIXES:
@@ -165,7 +166,7 @@ def _build(cls, config, device, dtype, operations=None):
 def load_mmdit(path, device="cpu", dtype=None, operations=None):
     """The MMDiT (XXL, XL or any other size, inferred from the tensors) with the file's weights."""
     state_dict, _ = read_checkpoint(path)
-    state_dict = _expect_kind(state_dict, "mmdit", path)
+    state_dict = expect_checkpoint(state_dict, "mmdit", path)
     config = mmdit_config_from_state_dict(state_dict)
     dtype = dtype or default_dtype(state_dict)
     model = _build(HunyuanVideoFoley, config, "meta", dtype, operations)
@@ -178,7 +179,7 @@ def load_mmdit(path, device="cpu", dtype=None, operations=None):
 def load_dac_vae(path, device="cpu", dtype=None):
     """The DAC VAE; constructor arguments from the file's metadata when present, else from shapes."""
     state_dict, metadata = read_checkpoint(path)
-    state_dict = _expect_kind(state_dict, "dac_vae", path)
+    state_dict = expect_checkpoint(state_dict, "dac_vae", path)
     kwargs = metadata.get("kwargs")
     if kwargs is None and "dac_kwargs" in metadata:
         kwargs = json.loads(metadata["dac_kwargs"])
@@ -194,7 +195,7 @@ def load_dac_vae(path, device="cpu", dtype=None):
 def load_synchformer(path, device="cpu", dtype=None, num_heads=12):
     """The Synchformer visual branch; the audio branch and sync classifier in the file are skipped."""
     state_dict, _ = read_checkpoint(path)
-    state_dict = _expect_kind(state_dict, "synchformer", path)
+    state_dict = expect_checkpoint(state_dict, "synchformer", path)
     config = dict(synchformer_config_from_state_dict(state_dict), num_heads=num_heads)
     dtype = dtype or torch.float32  # official weights are fp32; fp16 only through autocast
     model = _build(Synchformer, config, "meta", dtype)

@@ -25,7 +25,7 @@ _MUX_CODECS = {"aac": "aac", "flac": "flac", "pcm": "pcm_s16le"}
 _MUX_CONTAINERS = {
     "aac": (".mp4", ".m4v", ".mov", ".mkv"),
     "flac": (".mkv", ".mp4"),
-    "pcm": (".mov", ".mkv"),
+    "pcm": (".mov", ".mkv", ".mp4"),
 }
 _AUDIO_FORMATS = {".wav": "wav", ".flac": "flac"}
 
@@ -276,7 +276,7 @@ def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="a
                          mono_to_stereo=True):
     """Copy the first video stream unchanged and add `waveform` as the only audio stream.
 
-    codec "aac" (bitrate applies), "flac" or "pcm" (16-bit, .mov/.mkv only). The container keeps the
+    codec "aac" (bitrate applies), "flac" or "pcm" (16-bit); all three fit .mp4, which core SaveVideo writes. The container keeps the
     full video length, like the official ffmpeg call without -shortest.
     """
     if codec not in _MUX_CODECS:

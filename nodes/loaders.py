@@ -74,7 +74,7 @@ class FoleyCLAPLoader(io.ComfyNode):
         return io.Schema(
             node_id="FoleyCLAPLoader", display_name="Load Foley CLAP", category=CATEGORY,
             description="Loads the CLAP text encoder from a Hugging Face folder inside models/foley.",
-            inputs=[io.Combo.Input("folder", options=files.folder_options(files.CLAP_FOLDERS))],
+            inputs=[io.Combo.Input("folder", options=files.folder_options(files.CLAP_FOLDERS, "clap"))],
             outputs=[FoleyCLAP.Output(display_name="clap")],
         )
 
@@ -89,7 +89,7 @@ class FoleySigLIP2Loader(io.ComfyNode):
         return io.Schema(
             node_id="FoleySigLIP2Loader", display_name="Load Foley SigLIP2", category=CATEGORY,
             description="Loads the SigLIP2 vision encoder from a Hugging Face folder inside models/foley.",
-            inputs=[io.Combo.Input("folder", options=files.folder_options(files.SIGLIP2_FOLDERS))],
+            inputs=[io.Combo.Input("folder", options=files.folder_options(files.SIGLIP2_FOLDERS, "siglip"))],
             outputs=[FoleySigLIP2.Output(display_name="siglip2")],
         )
 

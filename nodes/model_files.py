@@ -1,4 +1,5 @@
 """The `foley` model folder: registration with folder_paths, listing, and errors that say where files come from."""
+import json
 import os
 
 import folder_paths
@@ -17,25 +18,38 @@ SIGLIP2_FOLDERS = {"siglip2-base-patch16-512": "https://huggingface.co/google/si
 
 def register():
     default = os.path.join(folder_paths.models_dir, FOLDER)
-    if FOLDER in folder_paths.folder_names_and_paths:  # extra_model_paths.yaml registered it first
-        folder_paths.add_model_folder_path(FOLDER, default)
-    else:
-        folder_paths.folder_names_and_paths[FOLDER] = ([default], set(folder_paths.supported_pt_extensions))
+    # extra_model_paths.yaml may have registered the folder first (with no extension filter): keep its paths
+    paths = folder_paths.folder_names_and_paths.get(FOLDER, ([], None))[0]
+    if default not in paths:
+        paths = [*paths, default]
+    folder_paths.folder_names_and_paths[FOLDER] = (paths, set(folder_paths.supported_pt_extensions))
+
+
+def _hf_folders():
+    """{folder name: config model_type} of the Hugging Face folders inside the foley folders."""
+    found = {}
+    for root in folder_paths.get_folder_paths(FOLDER):
+        if not os.path.isdir(root):
+            continue
+        for name in os.listdir(root):
+            config = os.path.join(root, name, "config.json")
+            if os.path.isfile(config):
+                with open(config, encoding="utf-8") as f:
+                    found.setdefault(name, str(json.load(f).get("model_type", "")))
+    return found
 
 
 def file_options(defaults, also=()):
-    names = set(folder_paths.get_filename_list(FOLDER))
+    hf = _hf_folders()
+    names = {n for n in folder_paths.get_filename_list(FOLDER) if n.replace("\\", "/").split("/")[0] not in hf}
     for folder in also:
         names.update(folder_paths.get_filename_list(folder))
     return sorted(names | set(defaults))
 
 
-def folder_options(defaults):
-    found = set()
-    for root in folder_paths.get_folder_paths(FOLDER):
-        if os.path.isdir(root):
-            found.update(d for d in os.listdir(root) if os.path.isfile(os.path.join(root, d, "config.json")))
-    return sorted(found | set(defaults))
+def folder_options(defaults, model_type):
+    """HF folders whose config names `model_type` (e.g. "clap", "siglip"), plus the official names."""
+    return sorted({n for n, t in _hf_folders().items() if model_type in t} | set(defaults))
 
 
 def _searched(folders):
@@ -44,7 +58,7 @@ def _searched(folders):
 
 
 def _source(name, sources):
-    return sources.get(name, f"the place you got it from (official files: {HUB})")
+    return sources.get(name) or " or ".join(sorted(set(sources.values())))
 
 
 def resolve_file(name, sources, also=()):

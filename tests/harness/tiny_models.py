@@ -1,0 +1,64 @@
+"""Tiny random checkpoints in the official formats and folder names, written at test time into models/foley."""
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FEATURE_DIM = 768
+SYNC_HEADS = 12  # the real head count (the loader's default), on a tiny width
+
+
+def _byte_level_tokenizer(folder):
+    """A RoBERTa BPE tokenizer with only the 256 byte symbols (ids < the tiny CLAP vocab of 1000)."""
+    from transformers import RobertaTokenizerFast
+
+    # byte-level BPE symbols: printable bytes stand for themselves, the rest are shifted past 255
+    printable = [b for b in range(256) if chr(b).isprintable() and chr(b) != " " and b not in range(127, 161)
+                 and b != 173]
+    shifted = (chr(256 + i) for i in range(256))
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for b in range(256):
+        vocab.setdefault(chr(b) if b in printable else next(shifted), len(vocab))
+    vocab["<mask>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    # transformers 5 takes vocab/merges, 4.x vocab_file/merges_file; each ignores the other pair
+    RobertaTokenizerFast(vocab=vocab, merges=[], vocab_file=str(folder / "vocab.json"),
+                         merges_file=str(folder / "merges.txt")).save_pretrained(folder)
+
+
+def write_tiny_models(foley_dir):
+    """The five model inputs under their official names; returns their paths."""
+    from transformers import ClapTextConfig, ClapTextModelWithProjection, SiglipConfig, SiglipModel
+
+    from foley_models.synchformer import Synchformer
+
+    foley_dir = Path(foley_dir)
+    shutil.copy(FIXTURES / "mmdit_tiny" / "hunyuanvideo_foley.pth", foley_dir / "hunyuanvideo_foley.pth")
+    shutil.copy(FIXTURES / "dac_vae_tiny" / "vae_128d_48k.pth", foley_dir / "vae_128d_48k.pth")
+
+    # encoders keep the real 768-d outputs (the MMDiT's input width) but have one layer each
+    torch.manual_seed(0)
+    sync = Synchformer(embed_dim=FEATURE_DIM, depth=1, num_heads=SYNC_HEADS)
+    state = {k: v.normal_(0, 0.02) for k, v in sync.state_dict().items()}
+    state["afeat_extractor.ast.layernorm.weight"] = torch.ones(FEATURE_DIM)  # audio branch: skipped by the loader
+    torch.save(state, foley_dir / "synchformer_state_dict.pth")
+
+    clap = foley_dir / "larger_clap_general"
+    torch.manual_seed(2)
+    ClapTextModelWithProjection(ClapTextConfig(
+        vocab_size=300, hidden_size=FEATURE_DIM, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=130, projection_dim=16, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    )).eval().save_pretrained(clap)
+    _byte_level_tokenizer(clap)
+
+    config = SiglipConfig(
+        text_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                         vocab_size=99, bos_token_id=None, eos_token_id=None),
+        vision_config=dict(hidden_size=FEATURE_DIM, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                           image_size=64, patch_size=16))
+    torch.manual_seed(1)
+    SiglipModel(config).eval().save_pretrained(foley_dir / "siglip2-base-patch16-512")
+    return foley_dir

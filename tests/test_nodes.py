@@ -1,0 +1,248 @@
+"""The pack inside a real ComfyUI 0.3.75: workflows, parity through ComfyUI's sampler, errors, cancel."""
+import math
+import shutil
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from fixture_utils import assert_close, fixture_json, tensors
+from foley_models import media
+from make_media import make_video, probe_media
+from tiny_models import write_tiny_models
+
+NODE_IDS = ["FoleyModelLoader", "FoleyVAELoader", "FoleyCLAPLoader", "FoleySigLIP2Loader", "FoleySynchformerLoader",
+            "FoleyTextEncode", "FoleyVisualEncode", "FoleySyncEncode", "FoleyConditioning", "FoleySampler",
+            "FoleyVAEDecode", "FoleyVAEEncode", "FoleyMuxVideo"]
+CLIP = "clip_24fps_2s.mp4"
+
+
+@pytest.fixture(scope="module")
+def models(foley_models_dir):
+    foley = foley_models_dir / "foley"
+    if not (foley / "hunyuanvideo_foley.pth").exists():
+        write_tiny_models(foley)
+    return foley
+
+
+@pytest.fixture(scope="module")
+def comfyui(models, comfy_inproc, comfy_input_dir):
+    make_video(comfy_input_dir / CLIP, n_frames=48, fps=24, width=64, height=48)
+    return comfy_inproc
+
+
+def node(comfyui, node_id, **inputs):
+    """Run one node's execute directly (in-process) and return its outputs."""
+    return comfyui.nodes.NODE_CLASS_MAPPINGS[node_id].execute(**inputs).result
+
+
+def expected_samples(path):
+    """Audio length the official rule gives for a file: frames picked at 25 fps -> latent frames -> samples."""
+    with av.open(str(path)) as c:
+        times = [f.time for f in c.decode(video=0)]
+    return media.latent_length(len(media.frame_indices(times, 25))) * 960
+
+
+def video_packets(path):
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(video=0) if p.size]
+
+
+def foley_workflow(video, sampler="FoleySampler", steps=2, codec="aac", prompt="footsteps on gravel"):
+    graph = {
+        "1": {"class_type": "LoadVideo", "inputs": {"file": video}},
+        "2": {"class_type": "FoleyCLAPLoader", "inputs": {"folder": "larger_clap_general"}},
+        "3": {"class_type": "FoleySigLIP2Loader", "inputs": {"folder": "siglip2-base-patch16-512"}},
+        "4": {"class_type": "FoleySynchformerLoader", "inputs": {"file": "synchformer_state_dict.pth"}},
+        "5": {"class_type": "FoleyModelLoader", "inputs": {"file": "hunyuanvideo_foley.pth", "weight_dtype": "default"}},
+        "6": {"class_type": "FoleyVAELoader", "inputs": {"file": "vae_128d_48k.pth"}},
+        "7": {"class_type": "FoleyTextEncode", "inputs": {"clap": ["2", 0], "prompt": prompt,
+                                                          "negative_prompt": "noisy, harsh"}},
+        "8": {"class_type": "FoleyVisualEncode", "inputs": {"siglip2": ["3", 0], "video": ["1", 0], "fps": 24.0,
+                                                            "start_time": 0.0, "duration": 0.0}},
+        "9": {"class_type": "FoleySyncEncode", "inputs": {"synchformer": ["4", 0], "video": ["1", 0], "fps": 24.0,
+                                                          "start_time": 0.0, "duration": 0.0}},
+        "10": {"class_type": "FoleyConditioning", "inputs": {"text": ["7", 0], "visual": ["8", 0], "sync": ["9", 0],
+                                                             "duration": 5.0, "batch_size": 1}},
+        "12": {"class_type": "FoleyVAEDecode", "inputs": {"vae": ["6", 0], "latent": ["11", 0]}},
+        "13": {"class_type": "FoleyMuxVideo", "inputs": {"video": ["1", 0], "audio": ["12", 0], "batch_index": 0,
+                                                         "audio_codec": codec}},
+        "14": {"class_type": "SaveVideo", "inputs": {"video": ["13", 0], "filename_prefix": f"foley/{sampler}",
+                                                     "format": "auto", "codec": "auto"}},
+    }
+    common = {"model": ["5", 0], "positive": ["10", 0], "negative": ["10", 1], "seed": 7, "steps": steps,
+              "cfg": 4.5, "sampler_name": "euler", "scheduler": "simple", "denoise": 1.0}
+    if sampler == "FoleySampler":
+        graph["11"] = {"class_type": "FoleySampler", "inputs": dict(common, latent=["10", 2])}
+    else:
+        graph["11"] = {"class_type": "KSampler", "inputs": dict(common, latent_image=["10", 2])}
+    return graph
+
+
+def text_only_workflow(steps=6, duration=1.0):
+    return {
+        "2": {"class_type": "FoleyCLAPLoader", "inputs": {"folder": "larger_clap_general"}},
+        "5": {"class_type": "FoleyModelLoader", "inputs": {"file": "hunyuanvideo_foley.pth", "weight_dtype": "default"}},
+        "6": {"class_type": "FoleyVAELoader", "inputs": {"file": "vae_128d_48k.pth"}},
+        "7": {"class_type": "FoleyTextEncode", "inputs": {"clap": ["2", 0], "prompt": "rain on a tin roof",
+                                                          "negative_prompt": "noisy, harsh"}},
+        "10": {"class_type": "FoleyConditioning", "inputs": {"text": ["7", 0], "duration": duration, "batch_size": 1}},
+        "11": {"class_type": "FoleySampler", "inputs": {"model": ["5", 0], "positive": ["10", 0],
+                                                        "negative": ["10", 1], "latent": ["10", 2], "seed": 1,
+                                                        "steps": steps, "cfg": 4.5, "sampler_name": "euler",
+                                                        "scheduler": "simple", "denoise": 1.0}},
+        "12": {"class_type": "FoleyVAEDecode", "inputs": {"vae": ["6", 0], "latent": ["11", 0]}},
+        "15": {"class_type": "SaveAudio", "inputs": {"audio": ["12", 0], "filename_prefix": "foley/text_only"}},
+    }
+
+
+@pytest.mark.parametrize("sampler", ["FoleySampler", "KSampler"])
+def test_video_to_foley_to_saved_mp4(comfyui, comfy_input_dir, sampler):
+    result = comfyui.run(foley_workflow(CLIP, sampler), keep_cache=True)
+    assert result["success"], result["messages"]
+    (saved,) = comfyui.output_files(result)
+    info = probe_media(saved)
+    assert info["audio"]["codec"] == "aac" and info["audio"]["channels"] == 2
+    assert info["audio"]["duration_s"] == pytest.approx(expected_samples(comfy_input_dir / CLIP) / 48000, abs=0.03)
+    assert video_packets(saved) == video_packets(comfy_input_dir / CLIP)  # stream copy, not re-encoded
+
+
+def test_sampling_progress_is_reported_per_step(comfyui):
+    result = comfyui.run(text_only_workflow(steps=5))
+    assert result["success"], result["messages"]
+    sampler_steps = [p["value"] for p in result["progress"] if p["node"] == "11"]
+    assert sampler_steps == [1, 2, 3, 4, 5]
+    (saved,) = comfyui.output_files(result)
+    assert probe_media(saved)["audio"]["samples"] == media.latent_length(25) * 960  # 1.0 s -> 25 frames at 25 fps
+
+
+def test_cancel_stops_sampling_within_one_step(comfyui):
+    result = comfyui.run_with_interrupt_after(text_only_workflow(steps=8), 3)
+    assert not result["success"]
+    assert any(event == "execution_interrupted" for event, _ in result["messages"])
+    assert max(p["value"] for p in result["progress"] if p["node"] == "11") <= 3
+
+
+def test_comfy_sampler_reproduces_the_official_cfg_run(comfyui):
+    import comfy.sample
+
+    run = tensors("mmdit_tiny", "sampling.safetensors")
+    (model,) = node(comfyui, "FoleyModelLoader", file="hunyuanvideo_foley.pth", weight_dtype="fp32")
+    text = {"cond": run["text_feat"], "uncond": run["uncond_text_feat"]}
+    visual = {"features": run["siglip2_feat"], "seconds": run["siglip2_feat"].shape[1] / 8}
+    sync = {"features": run["syncformer_feat"], "frames_25": 50}  # 2.0 s: 100 latent frames, as in the fixture
+    positive, negative, latent = node(comfyui, "FoleyConditioning", text=text, visual=visual, sync=sync, batch_size=2)
+    assert latent["samples"].shape == run["initial_noise"].shape
+    final = comfy.sample.sample(model, run["initial_noise"], 8, 4.5, "euler", "simple", positive, negative,
+                                latent["samples"], disable_pbar=True)
+    assert_close(final, run["final_latent"], fixture_json("mmdit_tiny")["tolerances"]["sampling.final_latent"])
+
+
+@pytest.mark.parametrize("fps, frames_25", [(12, 48), (24, 49), (25, 49), (30, 50)])
+def test_image_batch_at_its_true_fps(comfyui, fps, frames_25):
+    # 2 s of frames at `fps`; 25 fps ticks accumulate by float addition, so 25 fps gives 49 (not 50) frames
+    (synchformer,) = node(comfyui, "FoleySynchformerLoader", file="synchformer_state_dict.pth")
+    images = torch.rand(2 * fps, 48, 64, 3)
+    (sync,) = node(comfyui, "FoleySyncEncode", synchformer=synchformer, images=images, fps=float(fps))
+    assert sync["frames_25"] == frames_25 == len(media.image_sequence_indices(2 * fps, fps, 25))
+    assert sync["features"].shape == (1, 8 * ((frames_25 - 16) // 8 + 1), 768)
+    (clap,) = node(comfyui, "FoleyCLAPLoader", folder="larger_clap_general")
+    (text,) = node(comfyui, "FoleyTextEncode", clap=clap, prompt="knock", negative_prompt="noisy, harsh")
+    _, _, latent = node(comfyui, "FoleyConditioning", text=text, sync=sync)
+    assert latent["samples"].shape[-1] == media.latent_length(frames_25) == 2 * frames_25
+
+
+def test_text_only_conditioning_uses_learned_empty_features(comfyui):
+    (clap,) = node(comfyui, "FoleyCLAPLoader", folder="larger_clap_general")
+    (text,) = node(comfyui, "FoleyTextEncode", clap=clap, prompt="thunder", negative_prompt="")
+    positive, negative, latent = node(comfyui, "FoleyConditioning", text=text, duration=3.0, batch_size=3)
+    assert latent["samples"].shape == (3, 128, media.latent_length(75))
+    assert positive[0][1]["clip_empty"].item() == 1 and positive[0][1]["sync_empty"].item() == 1
+    assert negative[0][1]["clip_empty"].item() == 1 and negative[0][1]["sync_empty"].item() == 1
+    assert positive[0][1]["clip_feat"].shape[1] == math.ceil(3.0 * 8)
+
+
+def test_vae_encode_decode_round_trip_shapes(comfyui):
+    (vae,) = node(comfyui, "FoleyVAELoader", file="vae_128d_48k.pth")
+    t = torch.arange(44100) / 44100
+    stereo = torch.stack([torch.sin(2 * math.pi * 220 * t), torch.sin(2 * math.pi * 330 * t)])[None] * 0.3
+    (latent,) = node(comfyui, "FoleyVAEEncode", vae=vae, audio={"waveform": stereo, "sample_rate": 44100})
+    assert latent["samples"].shape == (1, 128, 50)  # 1 s at 48 kHz -> 48000 / 960
+    (audio,) = node(comfyui, "FoleyVAEDecode", vae=vae, latent=latent)
+    assert audio["sample_rate"] == 48000 and audio["waveform"].shape == (1, 1, 48000)
+
+
+@pytest.mark.parametrize("codec, name", [("flac", "flac"), ("pcm", "pcm_s16le")])
+def test_mux_codecs_survive_core_save_video(comfyui, comfy_input_dir, codec, name):
+    from comfy_api.latest import InputImpl
+
+    wave = torch.sin(torch.arange(96000) / 48000 * 2 * math.pi * 440)[None, None] * 0.2
+    (video,) = node(comfyui, "FoleyMuxVideo", video=InputImpl.VideoFromFile(str(comfy_input_dir / CLIP)),
+                    audio={"waveform": wave, "sample_rate": 48000}, batch_index=0, audio_codec=codec)
+    out = comfy_input_dir / f"saved_{codec}.mp4"
+    video.save_to(str(out))  # what core SaveVideo does with format/codec "auto"
+    info = probe_media(out)
+    assert info["audio"]["codec"] == name and info["audio"]["samples"] == pytest.approx(96000, abs=1024)
+
+
+def test_missing_model_file_names_folder_and_source(comfyui, models):
+    with pytest.raises(FileNotFoundError) as e:
+        node(comfyui, "FoleyVAELoader", file="vae_missing.pth")
+    assert "vae_missing.pth" in str(e.value) and str(models) in str(e.value) and "huggingface.co" in str(e.value)
+    with pytest.raises(FileNotFoundError, match="laion/larger_clap_general"):
+        node(comfyui, "FoleyCLAPLoader", folder="clap_that_is_not_there")
+
+
+def test_wrong_file_in_a_loader_says_what_it_is(comfyui):
+    # the pack's copy of foley_models is imported under ComfyUI's module name, so match the base class
+    with pytest.raises(ValueError, match="this is a checkpoint of the DAC VAE"):
+        node(comfyui, "FoleyModelLoader", file="vae_128d_48k.pth", weight_dtype="default")
+
+
+def test_bad_videos_fail_clearly(comfyui, tmp_path):
+    from comfy_api.latest import InputImpl
+
+    (synchformer,) = node(comfyui, "FoleySynchformerLoader", file="synchformer_state_dict.pth")
+    long_clip = make_video(tmp_path / "long.mp4", n_frames=16 * 4, fps=4, width=32, height=32, with_audio=False)
+    with pytest.raises(ValueError, match="at most 15 s"):
+        node(comfyui, "FoleySyncEncode", synchformer=synchformer, video=InputImpl.VideoFromFile(str(long_clip)))
+    short_clip = make_video(tmp_path / "short.mp4", n_frames=12, fps=24, width=32, height=32, with_audio=False)
+    with pytest.raises(ValueError, match="at least 16 frames"):
+        node(comfyui, "FoleySyncEncode", synchformer=synchformer, video=InputImpl.VideoFromFile(str(short_clip)))
+    with pytest.raises(ValueError, match="0 frames"):
+        node(comfyui, "FoleySyncEncode", synchformer=synchformer, images=torch.zeros(0, 32, 32, 3), fps=25.0)
+    with pytest.raises(ValueError, match="fps must be > 0"):
+        node(comfyui, "FoleySyncEncode", synchformer=synchformer, images=torch.zeros(20, 32, 32, 3), fps=0.0)
+
+
+def test_visual_and_sync_of_different_clips_are_refused(comfyui):
+    text = {"cond": torch.zeros(1, 4, 768), "uncond": torch.zeros(1, 4, 768)}
+    visual = {"features": torch.zeros(1, 16, 768), "seconds": 2.0}
+    sync = {"features": torch.zeros(1, 16, 768), "frames_25": 29}
+    with pytest.raises(ValueError, match="same clip"):
+        node(comfyui, "FoleyConditioning", text=text, visual=visual, sync=sync)
+
+
+def test_object_info_lists_every_node(models, comfy_server):
+    info = comfy_server.object_info()
+    for node_id in NODE_IDS:
+        assert info[node_id]["category"] == "audio/foley", node_id
+    # checkpoints are listed, the files inside the Hugging Face folders are not
+    files = info["FoleyModelLoader"]["input"]["required"]["file"][1]["options"]
+    assert {"hunyuanvideo_foley.pth", "vae_128d_48k.pth", "synchformer_state_dict.pth"} <= set(files)
+    assert not [f for f in files if "larger_clap_general" in f or "siglip2" in f]
+    assert info["FoleyCLAPLoader"]["input"]["required"]["folder"][1]["options"] == ["larger_clap_general"]
+    assert info["FoleySigLIP2Loader"]["input"]["required"]["folder"][1]["options"] == ["siglip2-base-patch16-512"]
+    sampler = info["FoleySampler"]["input"]["required"]
+    assert sampler["steps"][1]["default"] == 50 and sampler["cfg"][1]["default"] == 4.5
+    assert info["FoleyTextEncode"]["input"]["required"]["negative_prompt"][1]["default"] == "noisy, harsh"
+    assert info["FoleyConditioning"]["output"] == ["CONDITIONING", "CONDITIONING", "LATENT"]
+    assert info["FoleyVAEDecode"]["output"] == ["AUDIO"] and info["FoleyMuxVideo"]["output"] == ["VIDEO"]
+
+
+def test_server_runs_a_text_only_workflow(models, comfy_server):
+    result = comfy_server.run(text_only_workflow(steps=2, duration=0.8))
+    assert result["success"], result
+    (saved,) = comfy_server.output_files(result)
+    assert probe_media(saved)["audio"]["samples"] == media.latent_length(20) * 960
