@@ -213,6 +213,7 @@ class Synchformer(nn.Module):
     def encode_frames(self, frames_u8, segment_batch=None):
         """uint8 frames [T, H, W, 3] sampled at 25 fps -> sync features [1, 8*S, D] (fp32),
         S = (T - 16) // 8 + 1 windows of 16 frames with stride 8, concatenated segment-major."""
+        frames_u8 = torch.as_tensor(frames_u8)  # numpy from the PyAV reader, or a tensor
         num_frames = frames_u8.shape[0]
         if num_frames < SEGMENT_FRAMES:
             raise ValueError(f"Synchformer needs at least {SEGMENT_FRAMES} frames at 25 fps (0.64 s), got {num_frames}")

@@ -117,7 +117,7 @@ class FoleySyncEncode(io.ComfyNode):
     @classmethod
     def execute(cls, synchformer, video=None, images=None, fps=24.0, start_time=0.0, duration=0.0):
         frames = sample_frames(media.SYNCHFORMER_FPS, video, images, fps, start_time, duration)
-        features = loaded(synchformer).encode_frames(torch.from_numpy(frames)).cpu()
+        features = loaded(synchformer).encode_frames(frames).cpu()
         return io.NodeOutput({"features": features, "frames_25": len(frames)})
 
 

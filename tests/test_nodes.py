@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixture_utils import assert_close, fixture_json, tensors
+from fixture_utils import assert_close, fixture_json, rel_l2_cosine, tensors
 from foley_models import media
 from make_media import make_video, probe_media
 from tiny_models import write_tiny_models
@@ -16,6 +16,7 @@ NODE_IDS = ["FoleyModelLoader", "FoleyVAELoader", "FoleyCLAPLoader", "FoleySigLI
             "FoleyTextEncode", "FoleyVisualEncode", "FoleySyncEncode", "FoleyConditioning", "FoleySampler",
             "FoleyVAEDecode", "FoleyVAEEncode", "FoleyMuxVideo"]
 CLIP = "clip_24fps_2s.mp4"
+WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp8_e4m3fn": torch.float8_e4m3fn}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +138,45 @@ def test_comfy_sampler_reproduces_the_official_cfg_run(comfyui):
     final = comfy.sample.sample(model, run["initial_noise"], 8, 4.5, "euler", "simple", positive, negative,
                                 latent["samples"], disable_pbar=True)
     assert_close(final, run["final_latent"], fixture_json("mmdit_tiny")["tolerances"]["sampling.final_latent"])
+
+
+@pytest.mark.parametrize("weight_dtype, min_cosine", [("bf16", 0.999), ("fp16", 0.999), ("fp8_e4m3fn", 0.99)])
+def test_narrow_weight_dtypes_stay_close_to_the_official_run(comfyui, weight_dtype, min_cosine):
+    import comfy.sample
+
+    run = tensors("mmdit_tiny", "sampling.safetensors")
+    (model,) = node(comfyui, "FoleyModelLoader", file="hunyuanvideo_foley.pth", weight_dtype=weight_dtype)
+    assert model.model.diffusion_model.audio_embedder.proj.weight.dtype == WEIGHT_DTYPES[weight_dtype]
+    text = {"cond": run["text_feat"], "uncond": run["uncond_text_feat"]}
+    visual = {"features": run["siglip2_feat"], "seconds": 2.0}
+    sync = {"features": run["syncformer_feat"], "frames_25": 50}
+    positive, negative, latent = node(comfyui, "FoleyConditioning", text=text, visual=visual, sync=sync, batch_size=2)
+    final = comfy.sample.sample(model, run["initial_noise"], 8, 4.5, "euler", "simple", positive, negative,
+                                latent["samples"], disable_pbar=True)
+    _, cosine = rel_l2_cosine(final, run["final_latent"])
+    assert cosine >= min_cosine, cosine
+
+
+def test_stock_custom_sampler_nodes_drive_the_model(comfyui):
+    graph = text_only_workflow(steps=3)
+    del graph["11"]
+    graph.update({
+        "20": {"class_type": "ModelSamplingSD3", "inputs": {"model": ["5", 0], "shift": 3.0}},
+        "21": {"class_type": "CFGGuider", "inputs": {"model": ["20", 0], "positive": ["10", 0],
+                                                     "negative": ["10", 1], "cfg": 4.5}},
+        "22": {"class_type": "BasicScheduler", "inputs": {"model": ["20", 0], "scheduler": "simple", "steps": 3,
+                                                          "denoise": 1.0}},
+        "23": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "dpmpp_2m"}},
+        "24": {"class_type": "RandomNoise", "inputs": {"noise_seed": 3}},
+        "25": {"class_type": "SamplerCustomAdvanced", "inputs": {"noise": ["24", 0], "guider": ["21", 0],
+                                                                 "sampler": ["23", 0], "sigmas": ["22", 0],
+                                                                 "latent_image": ["10", 2]}},
+    })
+    graph["12"]["inputs"]["latent"] = ["25", 0]
+    result = comfyui.run(graph)
+    assert result["success"], result["messages"]
+    (saved,) = comfyui.output_files(result)
+    assert probe_media(saved)["audio"]["samples"] == media.latent_length(25) * 960
 
 
 @pytest.mark.parametrize("fps, frames_25", [(12, 48), (24, 49), (25, 49), (30, 50)])

@@ -11,6 +11,8 @@ import os
 import sys
 import uuid
 
+from ui_outputs import ui_output_files
+
 # top-level names ComfyUI imports from its root; a same-named module imported earlier from elsewhere
 # (e.g. the pack's own `nodes/` package reached through the checkout on sys.path) would shadow it
 _COMFY_TOP_LEVEL = ("comfy", "nodes", "utils", "server", "execution", "folder_paths", "app", "comfy_api",
@@ -230,14 +232,5 @@ class InProcessComfy:
                       if getattr(cls, "RELATIVE_PYTHON_MODULE", None) == relative_python_module)
 
     def output_files(self, result, kind=None):
-        """Absolute paths of files listed in a run's ui outputs (entries with filename/subfolder/type)."""
-        paths = []
-        for ui in result["outputs"].values():
-            for key, items in ui.items():
-                if kind is not None and key != kind:
-                    continue
-                for it in items if isinstance(items, list) else []:
-                    if isinstance(it, dict) and "filename" in it:
-                        base = self.folder_paths.get_directory_by_type(it.get("type", "output"))
-                        paths.append(os.path.join(base, it.get("subfolder", ""), it["filename"]))
-        return paths
+        """Absolute paths of files listed in a run's ui outputs."""
+        return ui_output_files(result["outputs"], self.folder_paths.get_directory_by_type, kind)

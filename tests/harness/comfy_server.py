@@ -10,6 +10,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ui_outputs import ui_output_files
+
 
 def _free_port():
     with socket.socket() as s:
@@ -124,17 +126,8 @@ class ComfyServer:
                 "messages": st.get("messages", []), "status": code, "response": resp}
 
     def output_files(self, result, kind=None):
-        paths = []
-        for ui in result["outputs"].values():
-            for key, items in ui.items():
-                if kind is not None and key != kind:
-                    continue
-                for it in items if isinstance(items, list) else []:
-                    if isinstance(it, dict) and "filename" in it:
-                        base = {"output": self.output_dir, "input": self.input_dir,
-                                "temp": os.path.join(self.base_dir, "temp")}[it.get("type", "output")]
-                        paths.append(os.path.join(base, it.get("subfolder", ""), it["filename"]))
-        return paths
+        directories = {"output": self.output_dir, "input": self.input_dir, "temp": os.path.join(self.base_dir, "temp")}
+        return ui_output_files(result["outputs"], directories.__getitem__, kind)
 
     def stop(self):
         if self.proc.poll() is None:
