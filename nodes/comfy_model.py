@@ -93,8 +93,12 @@ def load_foley_model(path, weight_dtype="default"):
         dtype = WEIGHT_DTYPES[weight_dtype]
     model_config = FoleyModelConfig(dict(config))
     model_config.set_inference_dtype(dtype, mm.unet_manual_cast(dtype, load_device, COMPUTE_DTYPES))
-    model = FoleyModel(model_config, device=offload_device)
-    model.load_model_weights(state_dict)
+    # built on meta and given the file's tensors: no second full copy of the weights in RAM while loading
+    model = FoleyModel(model_config, device="meta")
+    weights = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
+    model.diffusion_model.load_state_dict(weights, strict=True, assign=True)
+    model.diffusion_model.requires_grad_(False).to(offload_device)
+    model.device = offload_device
     return comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
 
 
