@@ -54,11 +54,9 @@ class FoleyModel(comfy.model_base.BaseModel):
     def extra_conds(self, **kwargs):
         # CONDRegular for the text too: CONDCrossAttn would repeat tokens of unequal lengths, which changes
         # the result here because text keys are rotated by RoPE
-        out = {"c_crossattn": comfy.conds.CONDRegular(kwargs["cross_attn"])}
-        for name in ("clip_feat", "sync_feat", "clip_empty", "sync_empty"):
-            if kwargs.get(name) is not None:
-                out[name] = comfy.conds.CONDRegular(kwargs[name])
-        return out
+        conds = {"c_crossattn": kwargs.get("cross_attn")}
+        conds.update((name, kwargs.get(name)) for name in ("clip_feat", "sync_feat", "clip_empty", "sync_empty"))
+        return {key: comfy.conds.CONDRegular(value) for key, value in conds.items() if value is not None}
 
 
 class FoleyModelConfig(comfy.supported_models_base.BASE):
@@ -66,7 +64,9 @@ class FoleyModelConfig(comfy.supported_models_base.BASE):
     unet_extra_config = {}
     sampling_settings = {"shift": 1.0, "multiplier": 1000.0}
     latent_format = FoleyLatentFormat
-    memory_usage_factor = 1.0
+    # activation memory per latent frame for ComfyUI's planning; a rough estimate from the widest
+    # intermediate tensors (gated conv MLP, 4096 wide in XXL), not a measurement
+    memory_usage_factor = 4.0
     supported_inference_dtypes = COMPUTE_DTYPES
 
     def set_inference_dtype(self, dtype, manual_cast_dtype):

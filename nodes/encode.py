@@ -33,7 +33,7 @@ def _video_inputs():
 
 
 def _check_window(length, start_time, duration, what):
-    window = (duration or length - start_time)
+    window = duration or length - start_time
     if length - start_time <= 0:
         raise ValueError(f"{what} is {length:.3f} s long; start_time {start_time} s leaves nothing")
     if window > MAX_WINDOW + 1e-6:
