@@ -29,22 +29,21 @@ def preprocess_frames(frames_u8, chunk=16):
 
 
 def _preprocess_chunk(frames_u8):
-    x = frames_u8.permute(0, 3, 1, 2).to(torch.float32)
+    x = frames_u8.permute(0, 3, 1, 2)
     height, width = x.shape[-2:]
     if (height, width) != (IMG_SIZE, IMG_SIZE):
         short, long = min(height, width), max(height, width)
         resized_long = int(IMG_SIZE * long / short)
         size = (IMG_SIZE, resized_long) if height == short else (resized_long, IMG_SIZE)
-        # torchvision resizes the uint8 frames; this is its float route (antialiased bicubic, clamp,
-        # round), official on GPU / older versions; its native uint8 CPU kernel may differ by +-1
-        # grey level (spec Q-S4).
-        x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
-        x = x.clamp(0, 255).round()
+        # The official transform resizes the uint8 frames on the CPU, where torchvision uses PyTorch's
+        # native uint8 antialiased bicubic kernel (it rounds between its two passes, so a float resize
+        # differs by several grey levels on detailed frames, spec Q-S4): call that same kernel.
+        x = F.interpolate(x.cpu(), size=size, mode="bicubic", antialias=True, align_corners=False)
         top = round((size[0] - IMG_SIZE) / 2)
         left = round((size[1] - IMG_SIZE) / 2)
-        x = x[:, :, top:top + IMG_SIZE, left:left + IMG_SIZE]
+        x = x[:, :, top:top + IMG_SIZE, left:left + IMG_SIZE].to(frames_u8.device)
     # ToDtype(scale=True) multiplies by 1/255 (not bit-identical to dividing by 255).
-    x = x.mul(1 / 255)
+    x = x.to(torch.float32).mul(1 / 255)
     return (x - 0.5) / 0.5
 
 

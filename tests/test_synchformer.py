@@ -69,8 +69,21 @@ def test_preprocess_identity_size_is_exact(frames):
 
 
 def _resize_crop_reference(frames_u8, size, top, left):
-    x = F.interpolate(frames_u8.permute(0, 3, 1, 2).float(), size=size, mode="bicubic", antialias=True)
-    return official_normalize(x.clamp(0, 255).round()[:, :, top:top + 224, left:left + 224])
+    x = F.interpolate(frames_u8.permute(0, 3, 1, 2), size=size, mode="bicubic", antialias=True)
+    return official_normalize(x[:, :, top:top + 224, left:left + 224])
+
+
+@pytest.mark.parametrize("height, width", [(360, 640), (480, 270), (64, 96), (224, 300)])
+def test_preprocess_equals_the_official_torchvision_transform(height, width):
+    # the official syncformer transform, built from torchvision as the official code builds it
+    from torchvision.transforms import v2
+
+    official = v2.Compose([v2.Resize(224, interpolation=v2.InterpolationMode.BICUBIC), v2.CenterCrop(224),
+                           v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
+                           v2.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])])
+    torch.manual_seed(height)
+    frames = torch.randint(0, 256, (3, height, width, 3), dtype=torch.uint8)  # noise: the hardest case
+    assert torch.equal(Synchformer.preprocess(frames), official(frames.permute(0, 3, 1, 2)))
 
 
 @pytest.mark.parametrize("wide", [True, False])

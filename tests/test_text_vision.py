@@ -76,3 +76,15 @@ def test_siglip2_preprocess_stretches_and_normalises(siglip_folder):
     pixels = encoder.preprocess(frames)
     assert pixels.shape == (2, 3, 64, 64)
     assert torch.all(pixels[0] == -1) and torch.all(pixels[1] == 1)
+
+
+def test_siglip2_preprocess_equals_the_official_torchvision_transform(siglip_folder):
+    from PIL import Image
+    from torchvision import transforms
+
+    encoder = load_siglip2(siglip_folder[0])
+    official = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor(),
+                                   transforms.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])])
+    frames = np.random.default_rng(5).integers(0, 256, (3, 90, 160, 3), dtype=np.uint8)
+    expected = torch.stack([official(Image.fromarray(f)) for f in frames])
+    assert torch.equal(encoder.preprocess(frames), expected)
