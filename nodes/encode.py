@@ -60,8 +60,11 @@ def sample_frames(rate, video=None, images=None, fps=None, start_time=0.0, durat
         _check_window(images.shape[0] / fps, start_time, duration, f"the image sequence ({images.shape[0]} frames "
                                                                   f"at {fps:g} fps)")
         picked = media.image_sequence_indices(images.shape[0], fps, rate, start_time, duration or None)
-        # official frames are uint8 from the decoder: quantise before any resizing (synchformer.md Q-S4)
-        return (images[picked, ..., :3] * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        # official frames are uint8 from the decoder: quantise before any resizing (synchformer.md Q-S4),
+        # a few frames at a time so that no second float copy of a long batch is made
+        chunks = [picked[i:i + 16] for i in range(0, len(picked), 16)]
+        return torch.cat([(images[c, ..., :3] * 255).round().clamp(0, 255).to(torch.uint8).cpu()
+                          for c in chunks]).numpy()
     raise ValueError("connect a video or an image batch")
 
 
