@@ -8,7 +8,7 @@ import torch
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]
 
 from fixture_utils import FIXTURES, fixture_json, rel_l2_cosine, tensors  # noqa: E402
-from foley_models import (load_clap, load_dac_vae, load_mmdit, load_synchformer, sample_euler_cfg)  # noqa: E402,F401
+from foley_models import load_dac_vae, load_mmdit, load_synchformer, sample_euler_cfg  # noqa: E402
 from foley_models.clap import ClapTextEncoder  # noqa: E402
 
 

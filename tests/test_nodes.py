@@ -1,9 +1,9 @@
 """The pack inside a real ComfyUI 0.3.75: workflows, parity through ComfyUI's sampler, errors, cancel."""
+import json
 import math
-import shutil
+from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 import torch
 
@@ -16,6 +16,7 @@ NODE_IDS = ["FoleyModelLoader", "FoleyVAELoader", "FoleyCLAPLoader", "FoleySigLI
             "FoleyTextEncode", "FoleyVisualEncode", "FoleySyncEncode", "FoleyConditioning", "FoleySampler",
             "FoleyVAEDecode", "FoleyVAEEncode", "FoleyMuxVideo"]
 CLIP = "clip_24fps_2s.mp4"
+WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp8_e4m3fn": torch.float8_e4m3fn}
 
 
@@ -50,52 +51,30 @@ def video_packets(path):
         return [bytes(p) for p in c.demux(video=0) if p.size]
 
 
+def workflow(name):
+    """A shared workflow of workflows/ (API format), as users load it."""
+    return json.loads((WORKFLOWS / name).read_text())
+
+
 def foley_workflow(video, sampler="FoleySampler", steps=2, codec="aac", prompt="footsteps on gravel"):
-    graph = {
-        "1": {"class_type": "LoadVideo", "inputs": {"file": video}},
-        "2": {"class_type": "FoleyCLAPLoader", "inputs": {"folder": "larger_clap_general"}},
-        "3": {"class_type": "FoleySigLIP2Loader", "inputs": {"folder": "siglip2-base-patch16-512"}},
-        "4": {"class_type": "FoleySynchformerLoader", "inputs": {"file": "synchformer_state_dict.pth"}},
-        "5": {"class_type": "FoleyModelLoader", "inputs": {"file": "hunyuanvideo_foley.pth", "weight_dtype": "default"}},
-        "6": {"class_type": "FoleyVAELoader", "inputs": {"file": "vae_128d_48k.pth"}},
-        "7": {"class_type": "FoleyTextEncode", "inputs": {"clap": ["2", 0], "prompt": prompt,
-                                                          "negative_prompt": "noisy, harsh"}},
-        "8": {"class_type": "FoleyVisualEncode", "inputs": {"siglip2": ["3", 0], "video": ["1", 0], "fps": 24.0,
-                                                            "start_time": 0.0, "duration": 0.0}},
-        "9": {"class_type": "FoleySyncEncode", "inputs": {"synchformer": ["4", 0], "video": ["1", 0], "fps": 24.0,
-                                                          "start_time": 0.0, "duration": 0.0}},
-        "10": {"class_type": "FoleyConditioning", "inputs": {"text": ["7", 0], "visual": ["8", 0], "sync": ["9", 0],
-                                                             "duration": 5.0, "batch_size": 1}},
-        "12": {"class_type": "FoleyVAEDecode", "inputs": {"vae": ["6", 0], "latent": ["11", 0]}},
-        "13": {"class_type": "FoleyMuxVideo", "inputs": {"video": ["1", 0], "audio": ["12", 0], "batch_index": 0,
-                                                         "audio_codec": codec}},
-        "14": {"class_type": "SaveVideo", "inputs": {"video": ["13", 0], "filename_prefix": f"foley/{sampler}",
-                                                     "format": "auto", "codec": "auto"}},
-    }
-    common = {"model": ["5", 0], "positive": ["10", 0], "negative": ["10", 1], "seed": 7, "steps": steps,
-              "cfg": 4.5, "sampler_name": "euler", "scheduler": "simple", "denoise": 1.0}
-    if sampler == "FoleySampler":
-        graph["11"] = {"class_type": "FoleySampler", "inputs": dict(common, latent=["10", 2])}
-    else:
-        graph["11"] = {"class_type": "KSampler", "inputs": dict(common, latent_image=["10", 2])}
+    graph = workflow("video_to_foley_api.json")
+    graph["1"]["inputs"]["file"] = video
+    graph["7"]["inputs"]["prompt"] = prompt
+    graph["11"]["inputs"].update(steps=steps, seed=7)
+    graph["13"]["inputs"]["audio_codec"] = codec
+    graph["14"]["inputs"]["filename_prefix"] = f"foley/{sampler}"
+    if sampler == "KSampler":
+        inputs = dict(graph["11"]["inputs"])
+        inputs["latent_image"] = inputs.pop("latent")
+        graph["11"] = {"class_type": "KSampler", "inputs": inputs}
     return graph
 
 
 def text_only_workflow(steps=6, duration=1.0):
-    return {
-        "2": {"class_type": "FoleyCLAPLoader", "inputs": {"folder": "larger_clap_general"}},
-        "5": {"class_type": "FoleyModelLoader", "inputs": {"file": "hunyuanvideo_foley.pth", "weight_dtype": "default"}},
-        "6": {"class_type": "FoleyVAELoader", "inputs": {"file": "vae_128d_48k.pth"}},
-        "7": {"class_type": "FoleyTextEncode", "inputs": {"clap": ["2", 0], "prompt": "rain on a tin roof",
-                                                          "negative_prompt": "noisy, harsh"}},
-        "10": {"class_type": "FoleyConditioning", "inputs": {"text": ["7", 0], "duration": duration, "batch_size": 1}},
-        "11": {"class_type": "FoleySampler", "inputs": {"model": ["5", 0], "positive": ["10", 0],
-                                                        "negative": ["10", 1], "latent": ["10", 2], "seed": 1,
-                                                        "steps": steps, "cfg": 4.5, "sampler_name": "euler",
-                                                        "scheduler": "simple", "denoise": 1.0}},
-        "12": {"class_type": "FoleyVAEDecode", "inputs": {"vae": ["6", 0], "latent": ["11", 0]}},
-        "15": {"class_type": "SaveAudio", "inputs": {"audio": ["12", 0], "filename_prefix": "foley/text_only"}},
-    }
+    graph = workflow("text_to_audio_api.json")
+    graph["10"]["inputs"]["duration"] = duration
+    graph["11"]["inputs"].update(steps=steps, seed=1)
+    return graph
 
 
 @pytest.mark.parametrize("sampler", ["FoleySampler", "KSampler"])
