@@ -255,7 +255,7 @@ class HunyuanVideoFoley(nn.Module):
         audio_len = x.shape[2]
         vec = self.time_in(t, dtype)
 
-        sync = sync.unflatten(1, (-1, SYNC_SEGMENT)) + self.sync_pos_emb.to(sync.dtype)
+        sync = sync.unflatten(1, (-1, SYNC_SEGMENT)) + self.sync_pos_emb.to(sync)
         sync = self.sync_in(sync.flatten(1, 2).to(dtype))
         sync = sync[:, nearest_exact_index(sync.shape[1], audio_len, x.device)]
 

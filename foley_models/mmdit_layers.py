@@ -73,7 +73,8 @@ class RMSNorm(nn.Module):
     def forward(self, x):
         x32 = x.float()
         y = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return y.to(x.dtype) * self.weight.to(x.dtype)
+        # .to(x): a host may keep small parameters on another device or in fp8 (ComfyUI low-VRAM loading)
+        return y.to(x.dtype) * self.weight.to(x)
 
 
 class Modulation(nn.Module):

@@ -109,6 +109,9 @@ def encoder_patcher(module):
 
 
 def loaded(patcher):
-    """Bring the patcher's model to its device (evicting others if needed) and return the module."""
-    mm.load_models_gpu([patcher])
+    """Bring the patcher's model wholly to its device (evicting others if needed) and return the module.
+
+    Whole: the encoders' layers are not comfy.ops layers, so a partial load would leave some of them
+    on the offload device."""
+    mm.load_models_gpu([patcher], force_full_load=True)
     return patcher.model
