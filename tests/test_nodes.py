@@ -265,3 +265,16 @@ def test_server_runs_a_text_only_workflow(models, comfy_server):
     assert result["success"], result
     (saved,) = comfy_server.output_files(result)
     assert probe_media(saved)["audio"]["samples"] == media.latent_length(20) * 960
+
+
+def test_encoders_are_managed_by_comfy_model_management(comfyui):
+    import comfy.model_management as mm
+    import comfy.model_patcher
+
+    (clap,) = node(comfyui, "FoleyCLAPLoader", folder="larger_clap_general")
+    (vae,) = node(comfyui, "FoleyVAELoader", file="vae_128d_48k.pth")
+    assert isinstance(clap, comfy.model_patcher.ModelPatcher) and isinstance(vae, comfy.model_patcher.ModelPatcher)
+    node(comfyui, "FoleyTextEncode", clap=clap, prompt="glass breaking", negative_prompt="noisy, harsh")
+    assert any(m.model is clap for m in mm.current_loaded_models)  # loaded through load_models_gpu
+    mm.unload_all_models()
+    assert not any(m.model is clap for m in mm.current_loaded_models)
