@@ -176,11 +176,16 @@ def dac_config_from_state_dict(sd):
             found.append(sd[fmt.format(len(found) + 1)].shape[-1] // 2)  # kernel = 2 * stride
         return tuple(found)
 
+    def width(key):
+        if key not in sd:
+            raise ValueError(f"not a complete DAC VAE state dict: missing {key!r}")
+        return sd[key].shape[0]
+
     return {
-        "encoder_dim": sd["encoder.block.0.weight_v"].shape[0],
+        "encoder_dim": width("encoder.block.0.weight_v"),
         "encoder_rates": rates("encoder.block.{}.block.4.weight_v"),
-        "latent_dim": sd["post_quant_conv.weight"].shape[0],
-        "decoder_dim": sd["decoder.model.0.weight_v"].shape[0],
+        "latent_dim": width("post_quant_conv.weight"),
+        "decoder_dim": width("decoder.model.0.weight_v"),
         "decoder_rates": rates("decoder.model.{}.block.1.weight_v"),
     }
 
