@@ -278,3 +278,24 @@ def test_encoders_are_managed_by_comfy_model_management(comfyui):
     assert any(m.model is clap for m in mm.current_loaded_models)  # loaded through load_models_gpu
     mm.unload_all_models()
     assert not any(m.model is clap for m in mm.current_loaded_models)
+
+
+def test_weight_patches_apply_to_the_model(comfyui):
+    """LoRA-style ModelPatcher patches reach the MMDiT: +0.5 on the output bias shifts the velocity by
+    0.5 in both CFG branches, so one Euler step from sigma 1 to 0 lands exactly 0.5 lower."""
+    import comfy.sample
+
+    run = tensors("mmdit_tiny", "sampling.safetensors")
+    (model,) = node(comfyui, "FoleyModelLoader", file="hunyuanvideo_foley.pth", weight_dtype="fp32")
+    text = {"cond": run["text_feat"], "uncond": run["uncond_text_feat"]}
+    sync = {"features": run["syncformer_feat"], "frames_25": 50}
+    positive, negative, latent = node(comfyui, "FoleyConditioning", text=text, sync=sync, batch_size=2)
+
+    def sample(m):
+        return comfy.sample.sample(m, run["initial_noise"], 1, 4.5, "euler", "simple", positive, negative,
+                                   latent["samples"], disable_pbar=True)
+
+    patched = model.clone()
+    patched.add_patches({"diffusion_model.final_layer.linear.bias": (torch.full((128,), 0.5),)}, 1.0)
+    torch.testing.assert_close(sample(patched) - sample(model), torch.full_like(run["final_latent"], -0.5),
+                               atol=1e-4, rtol=0)
