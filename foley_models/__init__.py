@@ -5,15 +5,10 @@ Nothing here imports ComfyUI; the node pack in `nodes/` adapts these calls to Co
 from .clap import DEFAULT_NEGATIVE_PROMPT, load_clap
 from .loading import (CheckpointError, build_dac_vae, build_mmdit, build_synchformer, identify_checkpoint,
                       load_dac_vae, load_mmdit, load_synchformer, read_checkpoint)
-from .media import frame_indices, latent_length
+from .media import (LATENT_RATE, MAX_SECONDS, SAMPLE_RATE, SIGLIP2_FPS, SYNCHFORMER_FPS, frame_indices,
+                    latent_length)
 from .sampling import flow_sigmas, sample_euler_cfg
 from .siglip2 import load_siglip2
-
-SAMPLE_RATE = 48000
-LATENT_RATE = 50  # latent frames per second (48 kHz / hop 960)
-SIGLIP2_FPS = 8
-SYNCHFORMER_FPS = 25
-MAX_SECONDS = 15.0
 
 __all__ = [
     "CheckpointError", "DEFAULT_NEGATIVE_PROMPT", "LATENT_RATE", "MAX_SECONDS", "SAMPLE_RATE", "SIGLIP2_FPS",

@@ -3,12 +3,8 @@
 One function so that an optional accelerator (flash-attn, sageattention) can be switched on in one
 place; PyTorch SDPA is the default and the reference.
 """
-import logging
-
 import torch
 import torch.nn.functional as F
-
-log = logging.getLogger(__name__)
 
 _BACKENDS = {}
 

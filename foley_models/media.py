@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 MAX_SECONDS = 15.0  # get_frames_av end_sec when max_length is None
 SIGLIP2_FPS = 8
 SYNCHFORMER_FPS = 25
-LATENT_RATE = 50
+LATENT_RATE = 50  # latent frames per second: 48 kHz / hop 960
+SAMPLE_RATE = 48000
 
 _MUX_CODECS = {"aac": "aac", "flac": "flac", "pcm": "pcm_s16le"}
 # containers (by output extension) each audio codec may go into
@@ -107,6 +108,8 @@ def _source_name(source):
 
 
 def _open_input(source, name):
+    if hasattr(source, "seek"):  # a buffer may have been read before (ComfyUI hands the same BytesIO around)
+        source.seek(0)
     try:
         return av.open(os.fspath(source) if isinstance(source, os.PathLike) else source, "r")
     except av.error.FFmpegError as e:

@@ -80,10 +80,7 @@ class FoleyMuxVideo(io.ComfyNode):
             raise ValueError(f"batch_index {batch_index} but the audio batch has {waveform.shape[0]} item(s)")
         out_path = os.path.join(folder_paths.get_temp_directory(), f"foley_mux_{uuid.uuid4().hex}.mp4")
         os.makedirs(os.path.dirname(out_path), exist_ok=True)
-        source = video.get_stream_source()
-        if hasattr(source, "seek"):
-            source.seek(0)
-        media.mux_audio_into_video(source, waveform[batch_index], audio["sample_rate"], out_path, codec=audio_codec)
+        media.mux_audio_into_video(video.get_stream_source(), waveform[batch_index], audio["sample_rate"], out_path, codec=audio_codec)
         return io.NodeOutput(InputImpl.VideoFromFile(out_path))
 
 

@@ -1,5 +1,4 @@
 """Text, SigLIP2 and Synchformer features, and the CONDITIONING + LATENT that FoleySampler / KSampler take."""
-import io as _io
 import math
 
 import torch
@@ -8,7 +7,7 @@ from comfy_api.latest import io
 
 from ..foley_models import media
 from ..foley_models.clap import DEFAULT_NEGATIVE_PROMPT
-from .comfy_model import loaded
+from .comfy_model import FoleyLatentFormat, loaded
 from .loaders import CATEGORY, FoleyCLAP, FoleySigLIP2, FoleySynchformer
 
 FoleyText = io.Custom("FOLEY_TEXT")
@@ -46,13 +45,9 @@ def sample_frames(rate, video=None, images=None, fps=None, start_time=0.0, durat
     """uint8 [T, H, W, 3] frames at `rate` by the official rule, from a VIDEO or an IMAGE batch + fps."""
     if video is not None:
         source = video.get_stream_source()  # a path, or a buffer core encodes for videos built from tensors
-        if isinstance(source, _io.BytesIO):
-            source.seek(0)
         length = media.video_info(source)["duration"]
         if length is not None:
             _check_window(length, start_time, duration, "the video")
-        if isinstance(source, _io.BytesIO):
-            source.seek(0)
         return media.read_video_frames(source, rates=(rate,), start=start_time, duration=duration or None).frames[rate]
     if images is not None:
         if not fps or fps <= 0:
@@ -166,7 +161,7 @@ class FoleyConditioning(io.ComfyNode):
                                     "clip_empty": _flag(visual is None), "sync_empty": _flag(sync is None)}]]
         negative = [[text["uncond"], {"clip_feat": torch.zeros_like(clip), "sync_feat": torch.zeros_like(sync_feat),
                                       "clip_empty": _flag(True), "sync_empty": _flag(True)}]]
-        latent = torch.zeros(batch_size, 128, media.latent_length(n25))
+        latent = torch.zeros(batch_size, FoleyLatentFormat.latent_channels, media.latent_length(n25))
         return io.NodeOutput(positive, negative, {"samples": latent, "type": "audio"})
 
 

@@ -72,7 +72,9 @@ def test_read_video_frames_picks_official_frames(video):
 def test_read_video_frames_file_like_window_and_seek():
     video = VIDEOS[0]
     data = (FRAMES / video["file"]).read_bytes()
-    from_bytes = read_video_frames(io.BytesIO(data), rates=(25,))
+    buffer = io.BytesIO(data)
+    assert video_info(buffer)["width"] == 96  # reads the buffer; the next reader must start from byte 0 again
+    from_bytes = read_video_frames(buffer, rates=(25,))
     assert [stripe_index(f) for f in from_bytes.frames[25]] == video["sampling"]["synchformer_25fps"]["indices"]
 
     times = video["source"]["frame_times"]
