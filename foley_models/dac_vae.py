@@ -139,6 +139,12 @@ class Decoder(nn.Module):
         return self.model(x)
 
 
+# latent frames on each side beyond which a decoded sample (or an encoded frame) does not depend on its
+# input: measured receptive fields are about 11 (decoder) and 8 (encoder) latent frames, from the kernel-7
+# convs and the dilated residual units at each rate
+CHUNK_CONTEXT = 16
+
+
 class DacVAE(nn.Module):
     def __init__(self, encoder_dim=128, encoder_rates=(2, 3, 4, 5, 8), latent_dim=128, decoder_dim=2048,
                  decoder_rates=(8, 5, 4, 3, 2), sample_rate=48000, dtype=None, device=None, operations=None,
@@ -166,6 +172,32 @@ class DacVAE(nn.Module):
     def decode(self, latent):
         """latent [B, latent_dim, L] -> waveform [B, 1, hop_length * L] in (-1, 1)."""
         return self.decoder(self.post_quant_conv(latent.to(self.compute_dtype)))
+
+    def decode_chunked(self, latent, chunk=500, context=CHUNK_CONTEXT):
+        """decode() in pieces of `chunk` latent frames, each with `context` frames of its neighbours on both
+        sides that are cut off again, so memory does not grow with the length; equal to a whole decode up
+        to float rounding (tests/test_dac_vae.py)."""
+        return _chunked(self.decode, latent, latent.shape[-1], chunk, context, self.hop_length, 1)
+
+    def encode_chunked(self, wav, chunk=500, context=CHUNK_CONTEXT):
+        """encode() (mean, logvar) in pieces of `chunk` latent frames of audio, as decode_chunked."""
+        wav = F.pad(wav, (0, -wav.shape[-1] % self.hop_length))
+        pieces = _chunked(lambda w: torch.cat(self.encode(w), dim=1), wav, wav.shape[-1] // self.hop_length, chunk,
+                          context, 1, self.hop_length)
+        return pieces.chunk(2, dim=1)
+
+
+def _chunked(run, x, length, chunk, context, out_per_frame, in_per_frame):
+    """run() over pieces of `chunk` latent frames of x (with `context` frames on each side), joined."""
+    if length <= chunk + 2 * context:
+        return run(x)
+    pieces = []
+    for start in range(0, length, chunk):
+        lo, hi = max(0, start - context), min(length, start + chunk + context)
+        out = run(x[..., lo * in_per_frame:hi * in_per_frame])
+        first = (start - lo) * out_per_frame
+        pieces.append(out[..., first:first + (min(start + chunk, length) - start) * out_per_frame])
+    return torch.cat(pieces, dim=-1)
 
 
 def dac_config_from_state_dict(sd):

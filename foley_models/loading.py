@@ -111,16 +111,41 @@ def _describe(state_dict):
     return f"this is not a HunyuanVideo-Foley checkpoint ({len(state_dict)} tensors, e.g. {sample})"
 
 
+def _kind_prefix(state_dict, kind):
+    """The key prefix ("" for none) under which `state_dict` is a `kind` checkpoint, or None."""
+    for prefix in ("", *_KNOWN_PREFIXES):
+        stripped = {k[len(prefix):]: None for k in state_dict if k.startswith(prefix)}
+        if stripped and identify_checkpoint(stripped) == kind:
+            return prefix
+    return None
+
+
 def expect_checkpoint(state_dict, kind, path):
     """The state dict if it is a `kind` checkpoint (known key prefixes stripped), else a CheckpointError saying what it is."""
-    if identify_checkpoint(state_dict) == kind:
-        return state_dict
-    for prefix in _KNOWN_PREFIXES:
-        stripped = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-        if stripped and identify_checkpoint(stripped) == kind:
-            log.info("%s: stripped key prefix %r", path, prefix)
-            return stripped
-    raise CheckpointError(f"{path}: expected {_KIND_NAMES[kind]}, but {_describe(state_dict)}")
+    prefix = _kind_prefix(state_dict, kind)
+    if prefix is None:
+        raise CheckpointError(f"{path}: expected {_KIND_NAMES[kind]}, but {_describe(state_dict)}")
+    if prefix:
+        log.info("%s: stripped key prefix %r", path, prefix)
+    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+def check_checkpoint_kind(path, kind):
+    """Raise CheckpointError unless `path` is a readable `kind` checkpoint; reads the key names, not the
+    tensor data (a .pth is memory-mapped), so it is cheap enough to run when a prompt is validated."""
+    path = os.fspath(path)
+    if path.lower().endswith(SAFETENSORS_EXTENSIONS):
+        from safetensors import safe_open
+
+        try:
+            with safe_open(path, framework="pt", device="cpu") as f:
+                keys = dict.fromkeys(f.keys())
+        except Exception as e:  # safetensors raises its own error type for bad headers and short files
+            raise CheckpointError(f"{path}: not a readable safetensors file, it may be truncated or corrupt "
+                                  f"(download it again): {e}") from e
+    else:
+        keys = _read_pickle(path)[0]
+    expect_checkpoint(keys, kind, path)
 
 
 def check_state_dict(module, state_dict, path, what):

@@ -5,6 +5,7 @@ embedding and divided space-time attention, then a per-tubelet transformer layer
 14x14 patches into one token. The checkpoint's audio branch, projections and global transformer are
 not built.
 """
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,28 +23,43 @@ GRID = IMG_SIZE // PATCH_SIZE
 SYNCHFORMER_CONFIG = {"embed_dim": 768, "depth": 12, "num_heads": 12, "mlp_ratio": 4.0}
 
 
-def preprocess_frames(frames_u8, chunk=16):
-    """uint8 [T, H, W, 3] -> float32 [T, 3, 224, 224] in [-1, 1], the official torchvision transform.
-    Works `chunk` frames at a time so large source frames are never all held as float."""
-    return torch.cat([_preprocess_chunk(c) for c in frames_u8.split(chunk)])
+def preprocess_frames(frames_u8, chunk=16, device=None):
+    """uint8 [T, H, W, 3] -> float32 [T, 3, 224, 224] in [-1, 1] on `device` (default: the frames'),
+    the official torchvision transform. Works `chunk` frames at a time so large source frames are never
+    all held as float; frames already 224x224 (see resize_crop_frame) are only normalised."""
+    frames_u8 = torch.as_tensor(frames_u8)
+    device = frames_u8.device if device is None else device
+    return torch.cat([_normalize(_resize_crop(c.permute(0, 3, 1, 2)).to(device)) for c in frames_u8.split(chunk)])
 
 
-def _preprocess_chunk(frames_u8):
-    x = frames_u8.permute(0, 3, 1, 2)
+def resize_crop_frame(frame_u8):
+    """uint8 [H, W, 3] ndarray -> uint8 [224, 224, 3] ndarray: the resize and centre crop of the official
+    transform, for one frame (to shrink frames while decoding). preprocess_frames of the results is
+    bit-identical to preprocess_frames of the full-size frames."""
+    x = torch.from_numpy(np.ascontiguousarray(frame_u8)).permute(2, 0, 1)[None]
+    return _resize_crop(x)[0].permute(1, 2, 0).numpy()
+
+
+def _resize_crop(x):
+    """uint8 [N, 3, H, W] -> uint8 [N, 3, 224, 224]: short side to 224, then the centre crop."""
     height, width = x.shape[-2:]
-    if (height, width) != (IMG_SIZE, IMG_SIZE):
-        short, long = min(height, width), max(height, width)
-        resized_long = int(IMG_SIZE * long / short)
-        size = (IMG_SIZE, resized_long) if height == short else (resized_long, IMG_SIZE)
-        # The official transform resizes the uint8 frames on the CPU, where torchvision uses PyTorch's
-        # native uint8 antialiased bicubic kernel (it rounds between its two passes, so a float resize
-        # differs by several grey levels on detailed frames, spec Q-S4): call that same kernel.
-        x = F.interpolate(x.cpu(), size=size, mode="bicubic", antialias=True, align_corners=False)
-        top = round((size[0] - IMG_SIZE) / 2)
-        left = round((size[1] - IMG_SIZE) / 2)
-        x = x[:, :, top:top + IMG_SIZE, left:left + IMG_SIZE].to(frames_u8.device)
+    if (height, width) == (IMG_SIZE, IMG_SIZE):
+        return x
+    short, long = min(height, width), max(height, width)
+    resized_long = int(IMG_SIZE * long / short)
+    size = (IMG_SIZE, resized_long) if height == short else (resized_long, IMG_SIZE)
+    # The official transform resizes the uint8 frames on the CPU, where torchvision uses PyTorch's
+    # native uint8 antialiased bicubic kernel (it rounds between its two passes, so a float resize
+    # differs by several grey levels on detailed frames, spec Q-S4): call that same kernel.
+    x = F.interpolate(x.cpu(), size=size, mode="bicubic", antialias=True, align_corners=False)
+    top = round((size[0] - IMG_SIZE) / 2)
+    left = round((size[1] - IMG_SIZE) / 2)
+    return x[:, :, top:top + IMG_SIZE, left:left + IMG_SIZE]
+
+
+def _normalize(x_u8):
     # ToDtype(scale=True) multiplies by 1/255 (not bit-identical to dividing by 255).
-    x = x.to(torch.float32).mul(1 / 255)
+    x = x_u8.to(torch.float32).mul(1 / 255)
     return (x - 0.5) / 0.5
 
 
@@ -209,26 +225,37 @@ class Synchformer(nn.Module):
         """segments [B, 16, 3, 224, 224] preprocessed -> [B, 8, D]"""
         return self.vfeat_extractor(segments.transpose(1, 2).to(self.compute_dtype))
 
-    def encode_frames(self, frames_u8, segment_batch=None):
+    def encode_frames(self, frames_u8, segment_batch=8):
         """uint8 frames [T, H, W, 3] sampled at 25 fps -> sync features [1, 8*S, D] (fp32),
-        S = (T - 16) // 8 + 1 windows of 16 frames with stride 8, concatenated segment-major."""
-        frames_u8 = torch.as_tensor(frames_u8)  # numpy from the PyAV reader, or a tensor
-        num_frames = frames_u8.shape[0]
-        if num_frames < SEGMENT_FRAMES:
-            raise ValueError(f"Synchformer needs at least {SEGMENT_FRAMES} frames at 25 fps (0.64 s), got {num_frames}")
-        num_segments = (num_frames - SEGMENT_FRAMES) // SEGMENT_STEP + 1
-        segment_batch = segment_batch or num_segments
+        S = (T - 16) // 8 + 1 windows of 16 frames with stride 8, concatenated segment-major.
+        Frames reach the device `segment_batch` windows at a time (8 + 8 * segment_batch frames)."""
+        return self.encode_frame_chunks([frames_u8], segment_batch)
+
+    def encode_frame_chunks(self, chunks, segment_batch=8):
+        """encode_frames() of the concatenation of `chunks` (an iterable of uint8 [t, H, W, 3], e.g. a
+        media.VideoFrameStream), holding only the frames of segments not yet encoded."""
+        segment_batch = segment_batch or 1 << 30
         device = self.vfeat_extractor.cls_token.device
-        outputs = []
+        pending = None  # frames not yet covered by an encoded segment (the next segment starts at frame 0)
+        seen, outputs = 0, []
         with torch.autocast(device.type, dtype=torch.float16, enabled=(device.type == "cuda" and self.fp16_autocast)):
-            for first in range(0, num_segments, segment_batch):
-                count = min(segment_batch, num_segments - first)
-                start = first * SEGMENT_STEP
-                frames = preprocess_frames(
-                    frames_u8[start:start + (count - 1) * SEGMENT_STEP + SEGMENT_FRAMES].to(device))
-                segments = frames.unfold(0, SEGMENT_FRAMES, SEGMENT_STEP).permute(0, 4, 1, 2, 3)  # [count, 16, 3, H, W]
-                outputs.append(self.forward_segments(segments).float())
-        return torch.cat(outputs).reshape(1, num_segments * TEMPORAL_TOKENS, -1)
+            for chunk in chunks:
+                chunk = torch.as_tensor(chunk)  # numpy from the PyAV reader, or a tensor
+                seen += chunk.shape[0]
+                pending = chunk if pending is None else torch.cat([pending, chunk])
+                while pending.shape[0] >= SEGMENT_FRAMES:
+                    count = min(segment_batch, (pending.shape[0] - SEGMENT_FRAMES) // SEGMENT_STEP + 1)
+                    used = (count - 1) * SEGMENT_STEP + SEGMENT_FRAMES
+                    frames = preprocess_frames(pending[:used], device=device)
+                    segments = frames.unfold(0, SEGMENT_FRAMES, SEGMENT_STEP).permute(0, 4, 1, 2, 3)  # [count, 16, 3, H, W]
+                    outputs.append(self.forward_segments(segments).float())
+                    pending = pending[count * SEGMENT_STEP:]
+        if seen < SEGMENT_FRAMES:
+            raise ValueError(
+                f"Synchformer needs at least {SEGMENT_FRAMES} frames at 25 fps ({SEGMENT_FRAMES / 25:g} s of video), "
+                f"but the clip gives {seen} frames ({seen / 25:.2f} s). Use a longer clip or a smaller "
+                f"start_time (or a longer duration); text-only generation works without a video.")
+        return torch.cat(outputs).reshape(1, -1, outputs[0].shape[-1])
 
 
 def synchformer_config_from_state_dict(sd):

@@ -7,8 +7,9 @@ import torch
 import folder_paths
 from comfy_api.latest import InputImpl, io
 
-from ..foley_models import media
+from ..foley_models import media, muxing
 from .comfy_model import loaded
+from .encode import START_TIME, with_start_time
 from .loaders import CATEGORY, FoleyVAE
 
 
@@ -27,8 +28,8 @@ class FoleyVAEDecode(io.ComfyNode):
         model = loaded(vae)
         device = next(model.parameters()).device
         with torch.inference_mode():
-            waveform = model.decode(latent["samples"].to(device, torch.float32)).float().cpu()
-        return io.NodeOutput({"waveform": waveform, "sample_rate": model.sample_rate})
+            waveform = model.decode_chunked(latent["samples"].to(device, torch.float32)).float().cpu()
+        return io.NodeOutput(with_start_time({"waveform": waveform, "sample_rate": model.sample_rate}, latent))
 
 
 class FoleyVAEEncode(io.ComfyNode):
@@ -43,17 +44,24 @@ class FoleyVAEEncode(io.ComfyNode):
 
     @classmethod
     def execute(cls, vae, audio):
-        waveform, rate = audio["waveform"], audio["sample_rate"]
-        if waveform.shape[-1] == 0:
-            raise ValueError("the audio has 0 samples")
-        model = loaded(vae)
-        mono = waveform.float().mean(dim=1)
-        if rate != model.sample_rate:
-            mono = torch.stack([media.resample_audio(m[None], rate, model.sample_rate)[0] for m in mono])
-        device = next(model.parameters()).device
-        with torch.inference_mode():
-            mean, _ = model.encode(mono[:, None].to(device))
-        return io.NodeOutput({"samples": mean.float().cpu(), "type": "audio"})
+        return io.NodeOutput(with_start_time({"samples": encode_audio(loaded(vae), audio), "type": "audio"}, audio))
+
+
+def encode_audio(model, audio):
+    """AUDIO (any rate and channels) -> latent [B, 128, L] (posterior mean) of its mono mix at 48 kHz."""
+    waveform, rate = audio["waveform"], audio["sample_rate"]
+    if waveform.shape[-1] == 0:
+        raise ValueError("the audio has 0 samples")
+    mono = waveform.float().mean(dim=1)
+    if rate != model.sample_rate:
+        mono = torch.stack([media.resample_audio(m[None], rate, model.sample_rate)[0] for m in mono])
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        mean, _ = model.encode_chunked(mono[:, None].to(device))
+    return mean.float().cpu()
+
+
+VIDEO_RANGES = ["whole video", "audio window only"]
 
 
 class FoleyMuxVideo(io.ComfyNode):
@@ -61,26 +69,42 @@ class FoleyMuxVideo(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="FoleyMuxVideo", display_name="Foley Mux Video", category=CATEGORY,
-            description="Puts one item of an AUDIO batch into the VIDEO as its only audio track. The video stream "
-                        "is copied, not re-encoded; the result is an MP4 that core SaveVideo writes unchanged.",
+            description="Puts one item of an AUDIO batch into the VIDEO as its only audio track, at the time of "
+                        "the window it was made for. A video read from a file is copied, not re-encoded; a video "
+                        "made from frames (CreateVideo) is encoded once to H.264. The result is an MP4 that core "
+                        "SaveVideo writes unchanged.",
             inputs=[
                 io.Video.Input("video"),
                 io.Audio.Input("audio"),
                 io.Int.Input("batch_index", default=0, min=0, max=63, tooltip="Which audio of the batch."),
-                io.Combo.Input("audio_codec", options=["aac", "flac", "pcm"], default="aac",
+                io.Combo.Input("audio_codec", options=list(muxing.AUDIO_CODECS), default="aac",
                                tooltip="aac 192 kbit/s stereo (as official), or lossless flac / 16-bit pcm."),
+                io.Combo.Input("video_range", options=VIDEO_RANGES, default=VIDEO_RANGES[0],
+                               tooltip="whole video: the audio starts at the start_time of the window it was made "
+                                       "for (silence before it). audio window only: the video is cut to the "
+                                       "audio's window (re-encoded, so the cut is exact)."),
             ],
             outputs=[io.Video.Output()],
         )
 
     @classmethod
-    def execute(cls, video, audio, batch_index, audio_codec):
-        waveform = audio["waveform"]
+    def execute(cls, video, audio, batch_index, audio_codec, video_range=VIDEO_RANGES[0]):
+        waveform, rate = audio["waveform"], audio["sample_rate"]
         if batch_index >= waveform.shape[0]:
             raise ValueError(f"batch_index {batch_index} but the audio batch has {waveform.shape[0]} item(s)")
+        start = float(audio.get(START_TIME, 0.0))
+        placement = dict(audio_start=start)
+        if video_range == VIDEO_RANGES[1]:
+            placement = dict(window=(start, start + waveform.shape[-1] / rate))
         out_path = os.path.join(folder_paths.get_temp_directory(), f"foley_mux_{uuid.uuid4().hex}.mp4")
         os.makedirs(os.path.dirname(out_path), exist_ok=True)
-        media.mux_audio_into_video(video.get_stream_source(), waveform[batch_index], audio["sample_rate"], out_path, codec=audio_codec)
+        if isinstance(video, InputImpl.VideoFromFile):
+            muxing.mux_audio_into_video(video.get_stream_source(), waveform[batch_index], rate, out_path,
+                                        codec=audio_codec, **placement)
+        else:  # frames in memory (CreateVideo): no file to copy from, so they are encoded once
+            components = video.get_components()
+            muxing.encode_video_with_audio(components.images, components.frame_rate, waveform[batch_index], rate,
+                                           out_path, codec=audio_codec, **placement)
         return io.NodeOutput(InputImpl.VideoFromFile(out_path))
 
 

@@ -7,18 +7,40 @@ import comfy.model_base
 import comfy.model_management as mm
 import comfy.model_patcher
 import comfy.supported_models_base
+import comfy.utils
 
+from ..foley_models import windows
 from ..foley_models.loading import check_state_dict, expect_checkpoint, read_checkpoint
+from ..foley_models.media import LATENT_RATE
 from ..foley_models.mmdit import HunyuanVideoFoley, mmdit_config_from_state_dict
 
 WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
                  "fp8_e4m3fn": torch.float8_e4m3fn, "fp8_e5m2": torch.float8_e5m2}
 COMPUTE_DTYPES = [torch.bfloat16, torch.float16, torch.float32]  # bf16 first: the official runtime dtype
+# transformer_options key of FoleyWindowing: (window, overlap) in latent frames
+WINDOW_OPTION = "foley_window"
+DEFAULT_WINDOW = (round(windows.DEFAULT_WINDOW_SECONDS * LATENT_RATE), round(windows.DEFAULT_OVERLAP_SECONDS * LATENT_RATE))
+MAX_WINDOW = 752  # 15.04 s: the longest clip the official reader makes (frames up to t = 15.0 s)
 
 
 class FoleyLatentFormat(comfy.latent_formats.LatentFormat):
     latent_channels = 128
     latent_dimensions = 1  # [B, 128, L] at 50 latent frames per second; the DAC latent is used unscaled
+
+
+# Top-level tensors of the official MMDiT. ModelPatcher only patches, casts and offloads parameters of
+# modules without children, so merges and LoRA-style patches would skip them where they are: in ComfyUI
+# they live in the leaf module `learned` (keys "learned.<name>"), mapped from and back to the official keys.
+LEARNED_TENSORS = ("sync_pos_emb", "empty_clip_feat", "empty_sync_feat")
+
+
+def to_comfy_keys(state_dict):
+    return {f"learned.{k}" if k in LEARNED_TENSORS else k: v for k, v in state_dict.items()}
+
+
+def to_official_keys(state_dict):
+    return {k.removeprefix("learned.") if k.removeprefix("learned.") in LEARNED_TENSORS else k: v
+            for k, v in state_dict.items()}
 
 
 class FoleyDiT(HunyuanVideoFoley):
@@ -32,6 +54,14 @@ class FoleyDiT(HunyuanVideoFoley):
         super().__init__(dtype=dtype, **kwargs)
         self.dtype = dtype
         self.compute_dtype = compute_dtype or dtype or torch.float32
+        self.learned = torch.nn.Module()
+        for name in LEARNED_TENSORS:
+            self.learned.register_parameter(name, self._parameters.pop(name))
+
+    # the engine's code reads them as attributes of the model
+    sync_pos_emb = property(lambda self: self.learned.sync_pos_emb)
+    empty_clip_feat = property(lambda self: self.learned.empty_clip_feat)
+    empty_sync_feat = property(lambda self: self.learned.empty_sync_feat)
 
     @staticmethod
     def _select(features, empty_flags, empty):
@@ -44,7 +74,27 @@ class FoleyDiT(HunyuanVideoFoley):
                 control=None, transformer_options={}, **kwargs):
         clip = self._select(clip_feat, clip_empty, self.empty_clip)
         sync = self._select(sync_feat, sync_empty, self.empty_sync)
-        return super().forward(x, timesteps, context, clip, sync)
+        window, overlap = transformer_options.get(WINDOW_OPTION, DEFAULT_WINDOW)
+        return windows.windowed(super().forward, x, timesteps, context, clip, sync, window, overlap)
+
+
+class CONDTimeAligned(comfy.conds.CONDRegular):
+    """Video features on their own time grid. Where a conditioning is limited to an area (a time range, see
+    FoleyConditioningTimeRange), ComfyUI runs the model on that part of the latent: the features are cut to
+    the same part instead of being squeezed into it."""
+
+    def __init__(self, cond, grid_slice):
+        super().__init__(cond)
+        self.grid_slice = grid_slice
+
+    def _copy_with(self, cond):
+        return self.__class__(cond, self.grid_slice)
+
+    def process_cond(self, batch_size, area=None, **kwargs):
+        data = self.cond
+        if area is not None:  # 1-D area: (length, offset) in latent frames
+            data = data[:, self.grid_slice((area[1], area[1] + area[0]), data.shape[1])]
+        return self._copy_with(comfy.utils.repeat_to_batch_size(data, batch_size))
 
 
 class FoleyModel(comfy.model_base.BaseModel):
@@ -54,9 +104,17 @@ class FoleyModel(comfy.model_base.BaseModel):
     def extra_conds(self, **kwargs):
         # CONDRegular for the text too: CONDCrossAttn would repeat tokens of unequal lengths, which changes
         # the result here because text keys are rotated by RoPE
-        conds = {"c_crossattn": kwargs.get("cross_attn")}
-        conds.update((name, kwargs.get(name)) for name in ("clip_feat", "sync_feat", "clip_empty", "sync_empty"))
-        return {key: comfy.conds.CONDRegular(value) for key, value in conds.items() if value is not None}
+        conds = {name: comfy.conds.CONDRegular(kwargs[key]) for name, key in
+                 (("c_crossattn", "cross_attn"), ("clip_empty", "clip_empty"), ("sync_empty", "sync_empty"))
+                 if kwargs.get(key) is not None}
+        for name, grid_slice in (("clip_feat", windows.clip_slice), ("sync_feat", windows.sync_slice)):
+            if kwargs.get(name) is not None:
+                conds[name] = CONDTimeAligned(kwargs[name], grid_slice)
+        return conds
+
+    def memory_required(self, input_shape, cond_shapes={}):
+        # the model runs on windows of the latent (FoleyWindowing), never more than MAX_WINDOW frames at once
+        return super().memory_required([*input_shape[:2], min(input_shape[2], MAX_WINDOW)], cond_shapes)
 
 
 class FoleyModelConfig(comfy.supported_models_base.BASE):
@@ -64,9 +122,10 @@ class FoleyModelConfig(comfy.supported_models_base.BASE):
     unet_extra_config = {}
     sampling_settings = {"shift": 1.0, "multiplier": 1000.0}
     latent_format = FoleyLatentFormat
-    # activation memory per latent frame for ComfyUI's planning; a rough estimate from the widest
-    # intermediate tensors (gated conv MLP, 4096 wide in XXL), not a measurement
-    memory_usage_factor = 4.0
+    # ComfyUI reserves batch * latent frames * dtype bytes * 0.01 MiB * this for activations. At XXL width in
+    # fp32 on the CPU a 10 s CFG forward peaks at about 283 MB over the weights (tests/test_model_memory.py),
+    # i.e. 7.1 here; 8 keeps a margin (flash attention on a GPU needs less: no L x L attention matrices)
+    memory_usage_factor = 8.0
     supported_inference_dtypes = COMPUTE_DTYPES
 
     def set_inference_dtype(self, dtype, manual_cast_dtype):
@@ -76,11 +135,15 @@ class FoleyModelConfig(comfy.supported_models_base.BASE):
     def get_model(self, state_dict, prefix="", device=None):
         return FoleyModel(self, device=device)
 
+    def process_unet_state_dict_for_saving(self, state_dict):
+        # ModelSave / CheckpointSave write the official key names, so the engine and this loader read them back
+        return super().process_unet_state_dict_for_saving(to_official_keys(state_dict))
+
 
 def load_foley_model(path, weight_dtype="default"):
     """The MMDiT file as a ModelPatcher; XXL/XL/other sizes from the tensors, layers from comfy.ops."""
     state_dict, _ = read_checkpoint(path)
-    state_dict = expect_checkpoint(state_dict, "mmdit", path)
+    state_dict = to_official_keys(expect_checkpoint(state_dict, "mmdit", path))
     config = mmdit_config_from_state_dict(state_dict)
     state_dict = check_state_dict(HunyuanVideoFoley(**config, device="meta"), state_dict, path,
                                   "the HunyuanVideo-Foley MMDiT")
@@ -95,7 +158,7 @@ def load_foley_model(path, weight_dtype="default"):
     model_config.set_inference_dtype(dtype, mm.unet_manual_cast(dtype, load_device, COMPUTE_DTYPES))
     # built on meta and given the file's tensors: no second full copy of the weights in RAM while loading
     model = FoleyModel(model_config, device="meta")
-    weights = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
+    weights = {k: v.to(dtype) if v.is_floating_point() else v for k, v in to_comfy_keys(state_dict).items()}
     model.diffusion_model.load_state_dict(weights, strict=True, assign=True)
     model.diffusion_model.requires_grad_(False).to(offload_device)
     model.device = offload_device

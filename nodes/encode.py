@@ -1,12 +1,16 @@
 """Text, SigLIP2 and Synchformer features, and the CONDITIONING + LATENT that FoleySampler / KSampler take."""
+import functools
 import math
 
+import numpy as np
 import torch
 
-from comfy_api.latest import io
+from comfy_api.latest import InputImpl, io
 
 from ..foley_models import media
 from ..foley_models.clap import DEFAULT_NEGATIVE_PROMPT
+from ..foley_models.siglip2 import resize_frame
+from ..foley_models.synchformer import resize_crop_frame
 from .comfy_model import FoleyLatentFormat, loaded
 from .loaders import CATEGORY, FoleyCLAP, FoleySigLIP2, FoleySynchformer
 
@@ -14,53 +18,71 @@ FoleyText = io.Custom("FOLEY_TEXT")
 FoleyVisual = io.Custom("FOLEY_VISUAL")
 FoleySync = io.Custom("FOLEY_SYNC")
 FEATURE_DIM = 768
-# the official frame sampler reads frames up to t = 15.0 s inclusive, i.e. at most 15.04 s at 25 fps
-MAX_WINDOW = media.MAX_SECONDS + 1.0 / media.SYNCHFORMER_FPS
+# Seconds into the video where the window a feature, latent or audio was made for starts: set by the
+# encoders, carried by FoleyConditioning into the LATENT (the samplers copy that dict), passed on by decode
+# and encode, read by FoleyMuxVideo: the sound of a window plays at the window's time without typing it twice.
+START_TIME = "start_time"
+# latent frames of the clip a conditioning was made for: FoleyConditioningTimeRange builds its masks from it
+LATENT_LENGTH = "latent_length"
+
+
+def with_start_time(output, source):
+    if START_TIME in source:
+        output[START_TIME] = source[START_TIME]
+    return output
+
+MAX_SECONDS = 100000.0  # any length: the model runs on windows (FoleyWindowing)
 
 
 def _video_inputs():
     return [
         io.Video.Input("video", optional=True, tooltip="A core VIDEO; frames are read from its file at its true "
-                                                       "timestamps, decoding only what is needed."),
+                                                       "timestamps as they are needed, any length."),
         io.Image.Input("images", optional=True, tooltip="Frames instead of a video; set their fps."),
         io.Float.Input("fps", default=24.0, min=0.001, max=240.0, step=0.001,
                        tooltip="Frame rate of `images` (ignored for `video`, which carries its own)."),
-        io.Float.Input("start_time", default=0.0, min=0.0, max=100000.0, step=0.01, tooltip="Seconds skipped."),
-        io.Float.Input("duration", default=0.0, min=0.0, max=media.MAX_SECONDS, step=0.01,
-                       tooltip="Seconds used after start_time; 0 = the rest (at most 15 s)."),
+        io.Float.Input("start_time", default=0.0, min=0.0, max=MAX_SECONDS, step=0.01, tooltip="Seconds skipped."),
+        io.Float.Input("duration", default=0.0, min=0.0, max=MAX_SECONDS, step=0.01,
+                       tooltip="Seconds used after start_time; 0 = the rest of the video."),
     ]
 
 
-def _check_window(length, start_time, duration, what):
-    window = duration or length - start_time
-    if length - start_time <= 0:
-        raise ValueError(f"{what} is {length:.3f} s long; start_time {start_time} s leaves nothing")
-    if window > MAX_WINDOW + 1e-6:
-        raise ValueError(f"{what} is {length - start_time:.2f} s long after start_time; HunyuanVideo-Foley makes at "
-                         f"most {media.MAX_SECONDS:g} s of audio per run. Set duration (and start_time) to pick "
-                         f"at most {media.MAX_SECONDS:g} s, or trim the video.")
+def encode_clip(encode_chunks, rate, transform, video=None, images=None, fps=None, start_time=0.0, duration=0.0):
+    """(features, frames_25) of the frames the official rule picks at `rate` from a VIDEO or an IMAGE batch +
+    fps. Frames pass through `transform` (the encoder's resize) as they are picked and reach the encoder in
+    chunks, so a video of any length is never held whole; frames_25 is how many frames the rule picks at
+    25 fps in the same window, which fixes the audio length."""
+    end = duration or math.inf
+    if isinstance(video, InputImpl.VideoFromFile):
+        stream = media.VideoFrameStream(video.get_stream_source(), rate, start_time, duration or None,
+                                        max_seconds=math.inf, transform=transform)
+        features = encode_chunks(stream)
+        return features, len(media.frame_indices(stream.frame_times, media.SYNCHFORMER_FPS, end))
+    if video is not None:  # frames in memory (CreateVideo, GetVideoComponents round trips): no file to read
+        components = video.get_components()
+        images, fps = components.images, float(components.frame_rate)
+    if images is None:
+        raise ValueError("connect a video or an image batch")
+    if not fps or fps <= 0:
+        raise ValueError(f"fps must be > 0 for an image sequence, got {fps}")
+    if start_time >= images.shape[0] / fps:
+        raise ValueError(f"the image sequence is {images.shape[0] / fps:.2f} s long ({images.shape[0]} frames at "
+                         f"{fps:g} fps); start_time {start_time:g} s leaves nothing")
+    window = dict(start=start_time, duration=duration or None, max_seconds=math.inf)
+    picked = media.image_sequence_indices(images.shape[0], fps, rate, **window)
+    frames_25 = len(media.image_sequence_indices(images.shape[0], fps, media.SYNCHFORMER_FPS, **window))
 
-
-def sample_frames(rate, video=None, images=None, fps=None, start_time=0.0, duration=0.0):
-    """uint8 [T, H, W, 3] frames at `rate` by the official rule, from a VIDEO or an IMAGE batch + fps."""
-    if video is not None:
-        source = video.get_stream_source()  # a path, or a buffer core encodes for videos built from tensors
-        length = media.video_info(source)["duration"]
-        if length is not None:
-            _check_window(length, start_time, duration, "the video")
-        return media.read_video_frames(source, rates=(rate,), start=start_time, duration=duration or None).frames[rate]
-    if images is not None:
-        if not fps or fps <= 0:
-            raise ValueError(f"fps must be > 0 for an image sequence, got {fps}")
-        _check_window(images.shape[0] / fps, start_time, duration, f"the image sequence ({images.shape[0]} frames "
-                                                                  f"at {fps:g} fps)")
-        picked = media.image_sequence_indices(images.shape[0], fps, rate, start_time, duration or None)
+    def chunks(size=64):
         # official frames are uint8 from the decoder: quantise before any resizing (synchformer.md Q-S4),
-        # a few frames at a time so that no second float copy of a long batch is made
-        chunks = [picked[i:i + 16] for i in range(0, len(picked), 16)]
-        return torch.cat([(images[c, ..., :3] * 255).round().clamp(0, 255).to(torch.uint8).cpu()
-                          for c in chunks]).numpy()
-    raise ValueError("connect a video or an image batch")
+        # each distinct frame once, so that no float or full-size copy of a long batch is made
+        for first in range(0, len(picked), size):
+            part = picked[first:first + size]
+            distinct = sorted(set(part))
+            u8 = (images[distinct, ..., :3] * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+            small = dict(zip(distinct, (transform(f) if transform else f for f in u8)))
+            yield np.stack([small[i] for i in part])
+
+    return encode_chunks(chunks()), frames_25
 
 
 class FoleyTextEncode(io.ComfyNode):
@@ -96,9 +118,11 @@ class FoleyVisualEncode(io.ComfyNode):
 
     @classmethod
     def execute(cls, siglip2, video=None, images=None, fps=24.0, start_time=0.0, duration=0.0):
-        frames = sample_frames(media.SIGLIP2_FPS, video, images, fps, start_time, duration)
-        features = loaded(siglip2).encode_frames(frames).cpu()
-        return io.NodeOutput({"features": features, "seconds": features.shape[1] / media.SIGLIP2_FPS})
+        encoder = loaded(siglip2)
+        features, frames_25 = encode_clip(encoder.encode_frame_chunks, media.SIGLIP2_FPS,
+                                          functools.partial(resize_frame, size=encoder.image_size),
+                                          video, images, fps, start_time, duration)
+        return io.NodeOutput({"features": features.cpu(), "frames_25": frames_25, START_TIME: start_time})
 
 
 class FoleySyncEncode(io.ComfyNode):
@@ -114,9 +138,9 @@ class FoleySyncEncode(io.ComfyNode):
 
     @classmethod
     def execute(cls, synchformer, video=None, images=None, fps=24.0, start_time=0.0, duration=0.0):
-        frames = sample_frames(media.SYNCHFORMER_FPS, video, images, fps, start_time, duration)
-        features = loaded(synchformer).encode_frames(frames).cpu()
-        return io.NodeOutput({"features": features, "frames_25": len(frames)})
+        features, frames_25 = encode_clip(loaded(synchformer).encode_frame_chunks, media.SYNCHFORMER_FPS,
+                                          resize_crop_frame, video, images, fps, start_time, duration)
+        return io.NodeOutput({"features": features.cpu(), "frames_25": frames_25, START_TIME: start_time})
 
 
 def _flag(value):
@@ -136,7 +160,7 @@ class FoleyConditioning(io.ComfyNode):
                 FoleyText.Input("text"),
                 FoleyVisual.Input("visual", optional=True),
                 FoleySync.Input("sync", optional=True),
-                io.Float.Input("duration", default=5.0, min=0.64, max=media.MAX_SECONDS, step=0.04,
+                io.Float.Input("duration", default=5.0, min=0.64, max=MAX_SECONDS, step=0.04,
                                tooltip="Audio length in seconds when no sync features are connected."),
                 io.Int.Input("batch_size", default=1, min=1, max=64),
             ],
@@ -146,23 +170,32 @@ class FoleyConditioning(io.ComfyNode):
 
     @classmethod
     def execute(cls, text, visual=None, sync=None, duration=5.0, batch_size=1):
-        n25 = sync["frames_25"] if sync is not None else max(16, round(duration * media.SYNCHFORMER_FPS))
+        video = [f for f in (sync, visual) if f is not None]  # sync first: its frame count is the official one
+        n25 = video[0]["frames_25"] if video else max(16, round(duration * media.SYNCHFORMER_FPS))
+        if visual is not None and sync is not None and (
+                abs(visual["frames_25"] - sync["frames_25"]) > 0.25 * media.SYNCHFORMER_FPS
+                or visual[START_TIME] != sync[START_TIME]):
+            raise ValueError(f"the visual features cover {visual['frames_25'] / 25:.2f} s from "
+                             f"{visual[START_TIME]:g} s but the sync features {sync['frames_25'] / 25:.2f} s from "
+                             f"{sync[START_TIME]:g} s: encode the same clip (same video, start_time and duration)")
         seconds = n25 / media.SYNCHFORMER_FPS
-        if visual is not None and abs(visual["seconds"] - seconds) > 0.25:
-            raise ValueError(f"the visual features cover {visual['seconds']:.2f} s but the sync features "
-                             f"{seconds:.2f} s: encode the same clip (same video, start_time and duration)")
         clip = visual["features"] if visual is not None else torch.zeros(1, math.ceil(seconds * media.SIGLIP2_FPS),
                                                                          FEATURE_DIM)
         if sync is not None:
             sync_feat = sync["features"]
         else:
-            sync_feat = torch.zeros(1, 8 * ((n25 - 16) // 8 + 1), FEATURE_DIM)
+            sync_feat = torch.zeros(1, 8 * ((max(n25, 16) - 16) // 8 + 1), FEATURE_DIM)
         positive = [[text["cond"], {"clip_feat": clip, "sync_feat": sync_feat,
                                     "clip_empty": _flag(visual is None), "sync_empty": _flag(sync is None)}]]
         negative = [[text["uncond"], {"clip_feat": torch.zeros_like(clip), "sync_feat": torch.zeros_like(sync_feat),
                                       "clip_empty": _flag(True), "sync_empty": _flag(True)}]]
-        latent = torch.zeros(batch_size, FoleyLatentFormat.latent_channels, media.latent_length(n25))
-        return io.NodeOutput(positive, negative, {"samples": latent, "type": "audio"})
+        length = media.latent_length(n25)
+        for _, options in (*positive, *negative):
+            options[LATENT_LENGTH] = length
+        latent = {"samples": torch.zeros(batch_size, FoleyLatentFormat.latent_channels, length), "type": "audio"}
+        if video:
+            latent[START_TIME] = video[0][START_TIME]
+        return io.NodeOutput(positive, negative, latent)
 
 
 NODES = [FoleyTextEncode, FoleyVisualEncode, FoleySyncEncode, FoleyConditioning]

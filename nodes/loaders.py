@@ -1,9 +1,10 @@
 """Loader nodes: each model is its own node so users can wire, cache and swap the parts."""
 from comfy_api.latest import io
 
-from ..foley_models.clap import load_clap
-from ..foley_models.loading import load_dac_vae, load_synchformer
-from ..foley_models.siglip2 import load_siglip2
+from ..foley_models.clap import CLAP_HUB_ID, load_clap
+from ..foley_models.hf_folder import require_folder
+from ..foley_models.loading import check_checkpoint_kind, load_dac_vae, load_synchformer
+from ..foley_models.siglip2 import SIGLIP2_HUB_ID, load_siglip2
 from . import model_files as files
 from .comfy_model import WEIGHT_DTYPES, encoder_patcher, load_foley_model
 
@@ -12,6 +13,23 @@ FoleyVAE = io.Custom("FOLEY_VAE")
 FoleyCLAP = io.Custom("FOLEY_CLAP")
 FoleySigLIP2 = io.Custom("FOLEY_SIGLIP2")
 FoleySynchformer = io.Custom("FOLEY_SYNCHFORMER")
+
+
+def _file_problem(name, sources, kind, also=()):
+    """validate_inputs: a missing or wrong file fails when the prompt is queued, before any node runs."""
+    try:
+        check_checkpoint_kind(files.resolve_file(name, sources, also), kind)
+    except (FileNotFoundError, ValueError) as e:
+        return str(e)
+    return True
+
+
+def _folder_problem(name, sources, what, hub_id):
+    try:
+        require_folder(files.resolve_folder(name, sources), what, hub_id)
+    except FileNotFoundError as e:
+        return str(e)
+    return True
 
 
 class FoleyModelLoader(io.ComfyNode):
@@ -23,13 +41,17 @@ class FoleyModelLoader(io.ComfyNode):
                         "FoleySampler or the stock samplers.",
             inputs=[
                 io.Combo.Input("file", options=files.file_options(files.MMDIT_FILES, also=("diffusion_models",)),
-                               tooltip="From models/foley or models/diffusion_models (.pth or .safetensors)."),
+                               default=files.default_name(files.MMDIT_FILES), tooltip="From models/foley or models/diffusion_models (.pth or .safetensors)."),
                 io.Combo.Input("weight_dtype", options=["default", *WEIGHT_DTYPES], default="default",
                                tooltip="Storage dtype of the weights; fp8 stores 8-bit weights and computes in "
                                        "bf16/fp16. default: bf16 where the GPU supports it (the official dtype)."),
             ],
             outputs=[io.Model.Output()],
         )
+
+    @classmethod
+    def validate_inputs(cls, file):
+        return _file_problem(file, files.MMDIT_FILES, "mmdit", also=("diffusion_models",))
 
     @classmethod
     def execute(cls, file, weight_dtype):
@@ -43,9 +65,14 @@ class FoleyVAELoader(io.ComfyNode):
         return io.Schema(
             node_id="FoleyVAELoader", display_name="Load Foley VAE", category=CATEGORY,
             description="Loads the DAC VAE (48 kHz mono, 50 latent frames per second).",
-            inputs=[io.Combo.Input("file", options=files.file_options(files.VAE_FILES))],
+            inputs=[io.Combo.Input("file", options=files.file_options(files.VAE_FILES),
+                                   default=files.default_name(files.VAE_FILES))],
             outputs=[FoleyVAE.Output(display_name="vae")],
         )
+
+    @classmethod
+    def validate_inputs(cls, file):
+        return _file_problem(file, files.VAE_FILES, "dac_vae")
 
     @classmethod
     def execute(cls, file):
@@ -58,9 +85,14 @@ class FoleySynchformerLoader(io.ComfyNode):
         return io.Schema(
             node_id="FoleySynchformerLoader", display_name="Load Foley Synchformer", category=CATEGORY,
             description="Loads the Synchformer visual branch (audio-visual sync features at 25 fps).",
-            inputs=[io.Combo.Input("file", options=files.file_options(files.SYNCHFORMER_FILES))],
+            inputs=[io.Combo.Input("file", options=files.file_options(files.SYNCHFORMER_FILES),
+                                   default=files.default_name(files.SYNCHFORMER_FILES))],
             outputs=[FoleySynchformer.Output(display_name="synchformer")],
         )
+
+    @classmethod
+    def validate_inputs(cls, file):
+        return _file_problem(file, files.SYNCHFORMER_FILES, "synchformer")
 
     @classmethod
     def execute(cls, file):
@@ -74,9 +106,14 @@ class FoleyCLAPLoader(io.ComfyNode):
         return io.Schema(
             node_id="FoleyCLAPLoader", display_name="Load Foley CLAP", category=CATEGORY,
             description="Loads the CLAP text encoder from a Hugging Face folder inside models/foley.",
-            inputs=[io.Combo.Input("folder", options=files.folder_options(files.CLAP_FOLDERS, "clap"))],
+            inputs=[io.Combo.Input("folder", options=files.folder_options(files.CLAP_FOLDERS, "clap"),
+                                   default=files.default_name(files.CLAP_FOLDERS))],
             outputs=[FoleyCLAP.Output(display_name="clap")],
         )
+
+    @classmethod
+    def validate_inputs(cls, folder):
+        return _folder_problem(folder, files.CLAP_FOLDERS, "CLAP", CLAP_HUB_ID)
 
     @classmethod
     def execute(cls, folder):
@@ -89,9 +126,14 @@ class FoleySigLIP2Loader(io.ComfyNode):
         return io.Schema(
             node_id="FoleySigLIP2Loader", display_name="Load Foley SigLIP2", category=CATEGORY,
             description="Loads the SigLIP2 vision encoder from a Hugging Face folder inside models/foley.",
-            inputs=[io.Combo.Input("folder", options=files.folder_options(files.SIGLIP2_FOLDERS, "siglip"))],
+            inputs=[io.Combo.Input("folder", options=files.folder_options(files.SIGLIP2_FOLDERS, "siglip"),
+                                   default=files.default_name(files.SIGLIP2_FOLDERS))],
             outputs=[FoleySigLIP2.Output(display_name="siglip2")],
         )
+
+    @classmethod
+    def validate_inputs(cls, folder):
+        return _folder_problem(folder, files.SIGLIP2_FOLDERS, "SigLIP2", SIGLIP2_HUB_ID)
 
     @classmethod
     def execute(cls, folder):

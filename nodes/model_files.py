@@ -39,6 +39,11 @@ def _hf_folders():
     return found
 
 
+def default_name(sources):
+    """The official name (the first of `sources`): what a new node shows, found or not."""
+    return next(iter(sources))
+
+
 def file_options(defaults, also=()):
     hf = _hf_folders()
     names = {n for n in folder_paths.get_filename_list(FOLDER) if n.replace("\\", "/").split("/")[0] not in hf}

@@ -122,3 +122,25 @@ def comfy_server(comfy_root, tmp_path_factory, extra_model_paths_yaml, comfy_inp
         yield s
     finally:
         s.stop()
+
+
+
+@pytest.fixture(scope="session")
+def models(foley_models_dir):
+    """Tiny random models in the official formats, under their official names, in models/foley."""
+    from tiny_models import write_tiny_models
+
+    foley = foley_models_dir / MODEL_FOLDER
+    if not (foley / "hunyuanvideo_foley.pth").exists():
+        write_tiny_models(foley)
+    return foley
+
+
+@pytest.fixture(scope="session")
+def comfyui(models, comfy_inproc, comfy_input_dir):
+    """The in-process ComfyUI with the tiny models and a 2 s clip (48 frames at 24 fps) in its input folder."""
+    from graph import CLIP
+    from make_media import make_video
+
+    make_video(comfy_input_dir / CLIP, n_frames=48, fps=24, width=64, height=48)
+    return comfy_inproc

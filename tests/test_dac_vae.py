@@ -105,3 +105,34 @@ def test_config_roundtrip_other_size():
     with torch.no_grad():
         assert m2.encode(torch.randn(1, 1, 50))[0].shape == (1, 16, 7)
         assert m2.decode(torch.randn(1, 16, 3)).shape == (1, 1, 48)
+
+
+def test_receptive_fields_fit_in_the_chunk_context(model):
+    """A change of one latent frame (one hop of audio) reaches fewer than CHUNK_CONTEXT frames either side."""
+    from foley_models.dac_vae import CHUNK_CONTEXT
+
+    torch.manual_seed(0)
+    z = torch.randn(1, 128, 200)
+    bumped = z.clone()
+    bumped[..., 100] += 1
+    with torch.no_grad():
+        changed = torch.nonzero((model.decode(bumped) - model.decode(z)).abs()[0, 0] > 0).flatten() / model.hop_length
+        wav = torch.randn(1, 1, 200 * model.hop_length) * 0.1
+        kicked = wav.clone()
+        kicked[..., 100 * model.hop_length] += 1
+        moved = torch.nonzero((model.encode(kicked)[0] - model.encode(wav)[0]).abs()[0].amax(0) > 0).flatten()
+    assert 100 - CHUNK_CONTEXT < changed.min() and changed.max() < 101 + CHUNK_CONTEXT
+    assert 100 - CHUNK_CONTEXT < moved.min() and moved.max() < 100 + CHUNK_CONTEXT
+
+
+def test_chunked_decode_and_encode_equal_whole_ones(model):
+    torch.manual_seed(1)
+    with torch.no_grad():
+        z = torch.randn(1, 128, 1234)
+        whole, chunked = model.decode(z), model.decode_chunked(z, chunk=300)
+        wav = torch.randn(1, 1, 960 * 1234 + 17) * 0.1
+        (mean, logvar), (mean_c, logvar_c) = model.encode(wav), model.encode_chunked(wav, chunk=300)
+    assert chunked.shape == whole.shape and mean_c.shape == mean.shape == (1, 128, 1235)
+    # float rounding only (convolutions of different lengths sum in another order); the note states the figure
+    assert (chunked - whole).abs().max() < 1e-5
+    assert (mean_c - mean).abs().max() < 1e-5 and (logvar_c - logvar).abs().max() < 1e-5

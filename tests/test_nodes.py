@@ -10,33 +10,13 @@ import torch
 from fixture_utils import assert_close, fixture_json, rel_l2_cosine, tensors
 from foley_models import media
 from make_media import make_video, probe_media
-from tiny_models import write_tiny_models
+from graph import CLIP, node
 
 NODE_IDS = ["FoleyModelLoader", "FoleyVAELoader", "FoleyCLAPLoader", "FoleySigLIP2Loader", "FoleySynchformerLoader",
             "FoleyTextEncode", "FoleyVisualEncode", "FoleySyncEncode", "FoleyConditioning", "FoleySampler",
             "FoleyVAEDecode", "FoleyVAEEncode", "FoleyMuxVideo"]
-CLIP = "clip_24fps_2s.mp4"
-WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
+WORKFLOWS = Path(__file__).resolve().parent / "workflows"  # API-format graphs the tests build on
 WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp8_e4m3fn": torch.float8_e4m3fn}
-
-
-@pytest.fixture(scope="module")
-def models(foley_models_dir):
-    foley = foley_models_dir / "foley"
-    if not (foley / "hunyuanvideo_foley.pth").exists():
-        write_tiny_models(foley)
-    return foley
-
-
-@pytest.fixture(scope="module")
-def comfyui(models, comfy_inproc, comfy_input_dir):
-    make_video(comfy_input_dir / CLIP, n_frames=48, fps=24, width=64, height=48)
-    return comfy_inproc
-
-
-def node(comfyui, node_id, **inputs):
-    """Run one node's execute directly (in-process) and return its outputs."""
-    return comfyui.nodes.NODE_CLASS_MAPPINGS[node_id].execute(**inputs).result
 
 
 def expected_samples(path):
@@ -110,8 +90,8 @@ def test_comfy_sampler_reproduces_the_official_cfg_run(comfyui):
     run = tensors("mmdit_tiny", "sampling.safetensors")
     (model,) = node(comfyui, "FoleyModelLoader", file="hunyuanvideo_foley.pth", weight_dtype="fp32")
     text = {"cond": run["text_feat"], "uncond": run["uncond_text_feat"]}
-    visual = {"features": run["siglip2_feat"], "seconds": run["siglip2_feat"].shape[1] / 8}
-    sync = {"features": run["syncformer_feat"], "frames_25": 50}  # 2.0 s: 100 latent frames, as in the fixture
+    visual = {"features": run["siglip2_feat"], "frames_25": 50, "start_time": 0.0}
+    sync = {"features": run["syncformer_feat"], "frames_25": 50, "start_time": 0.0}  # 2.0 s: 100 latent frames
     positive, negative, latent = node(comfyui, "FoleyConditioning", text=text, visual=visual, sync=sync, batch_size=2)
     assert latent["samples"].shape == run["initial_noise"].shape
     final = comfy.sample.sample(model, run["initial_noise"], 8, 4.5, "euler", "simple", positive, negative,
@@ -127,8 +107,8 @@ def test_narrow_weight_dtypes_stay_close_to_the_official_run(comfyui, weight_dty
     (model,) = node(comfyui, "FoleyModelLoader", file="hunyuanvideo_foley.pth", weight_dtype=weight_dtype)
     assert model.model.diffusion_model.audio_embedder.proj.weight.dtype == WEIGHT_DTYPES[weight_dtype]
     text = {"cond": run["text_feat"], "uncond": run["uncond_text_feat"]}
-    visual = {"features": run["siglip2_feat"], "seconds": 2.0}
-    sync = {"features": run["syncformer_feat"], "frames_25": 50}
+    visual = {"features": run["siglip2_feat"], "frames_25": 50, "start_time": 0.0}
+    sync = {"features": run["syncformer_feat"], "frames_25": 50, "start_time": 0.0}
     positive, negative, latent = node(comfyui, "FoleyConditioning", text=text, visual=visual, sync=sync, batch_size=2)
     final = comfy.sample.sample(model, run["initial_noise"], 8, 4.5, "euler", "simple", positive, negative,
                                 latent["samples"], disable_pbar=True)
@@ -198,7 +178,8 @@ def test_mux_codecs_survive_core_save_video(comfyui, comfy_input_dir, codec, nam
 
     wave = torch.sin(torch.arange(96000) / 48000 * 2 * math.pi * 440)[None, None] * 0.2
     (video,) = node(comfyui, "FoleyMuxVideo", video=InputImpl.VideoFromFile(str(comfy_input_dir / CLIP)),
-                    audio={"waveform": wave, "sample_rate": 48000}, batch_index=0, audio_codec=codec)
+                    audio={"waveform": wave, "sample_rate": 48000}, batch_index=0, audio_codec=codec,
+                    video_range="whole video")
     out = comfy_input_dir / f"saved_{codec}.mp4"
     video.save_to(str(out))  # what core SaveVideo does with format/codec "auto"
     info = probe_media(out)
@@ -224,10 +205,14 @@ def test_bad_videos_fail_clearly(comfyui, tmp_path):
 
     (synchformer,) = node(comfyui, "FoleySynchformerLoader", file="synchformer_state_dict.pth")
     long_clip = make_video(tmp_path / "long.mp4", n_frames=16 * 4, fps=4, width=32, height=32, with_audio=False)
-    with pytest.raises(ValueError, match="at most 15 s"):
-        node(comfyui, "FoleySyncEncode", synchformer=synchformer, video=InputImpl.VideoFromFile(str(long_clip)))
+    with pytest.raises(ValueError, match="no video frames in the window"):
+        node(comfyui, "FoleySyncEncode", synchformer=synchformer, video=InputImpl.VideoFromFile(str(long_clip)),
+             start_time=20.0)
+    with pytest.raises(ValueError, match="start_time 20 s leaves nothing"):
+        node(comfyui, "FoleySyncEncode", synchformer=synchformer, images=torch.zeros(64, 32, 32, 3), fps=4.0,
+             start_time=20.0)
     short_clip = make_video(tmp_path / "short.mp4", n_frames=12, fps=24, width=32, height=32, with_audio=False)
-    with pytest.raises(ValueError, match="at least 16 frames"):
+    with pytest.raises(ValueError, match=r"at least 16 frames .* gives 12 frames \(0.48 s\)"):
         node(comfyui, "FoleySyncEncode", synchformer=synchformer, video=InputImpl.VideoFromFile(str(short_clip)))
     with pytest.raises(ValueError, match="0 frames"):
         node(comfyui, "FoleySyncEncode", synchformer=synchformer, images=torch.zeros(0, 32, 32, 3), fps=25.0)
@@ -237,8 +222,8 @@ def test_bad_videos_fail_clearly(comfyui, tmp_path):
 
 def test_visual_and_sync_of_different_clips_are_refused(comfyui):
     text = {"cond": torch.zeros(1, 4, 768), "uncond": torch.zeros(1, 4, 768)}
-    visual = {"features": torch.zeros(1, 16, 768), "seconds": 2.0}
-    sync = {"features": torch.zeros(1, 16, 768), "frames_25": 29}
+    visual = {"features": torch.zeros(1, 16, 768), "frames_25": 50, "start_time": 0.0}
+    sync = {"features": torch.zeros(1, 16, 768), "frames_25": 29, "start_time": 0.0}
     with pytest.raises(ValueError, match="same clip"):
         node(comfyui, "FoleyConditioning", text=text, visual=visual, sync=sync)
 
@@ -288,7 +273,7 @@ def test_weight_patches_apply_to_the_model(comfyui):
     run = tensors("mmdit_tiny", "sampling.safetensors")
     (model,) = node(comfyui, "FoleyModelLoader", file="hunyuanvideo_foley.pth", weight_dtype="fp32")
     text = {"cond": run["text_feat"], "uncond": run["uncond_text_feat"]}
-    sync = {"features": run["syncformer_feat"], "frames_25": 50}
+    sync = {"features": run["syncformer_feat"], "frames_25": 50, "start_time": 0.0}
     positive, negative, latent = node(comfyui, "FoleyConditioning", text=text, sync=sync, batch_size=2)
 
     def sample(m):

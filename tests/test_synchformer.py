@@ -1,12 +1,14 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from foley_models.synchformer import SYNCHFORMER_CONFIG, Synchformer, synchformer_config_from_state_dict
+from foley_models.synchformer import (SYNCHFORMER_CONFIG, Synchformer, preprocess_frames, resize_crop_frame,
+                                      synchformer_config_from_state_dict)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "synchformer_tiny"
@@ -59,8 +61,42 @@ def test_segment_batches_give_same_result(model, frames, expected):
 
 
 def test_too_few_frames_raises(model, frames):
-    with pytest.raises(ValueError, match="at least 16 frames at 25 fps \\(0.64 s\\), got 15"):
+    with pytest.raises(ValueError, match=r"at least 16 frames at 25 fps \(0.64 s of video\), but the clip gives 15 "
+                                         r"frames \(0.60 s\)\. Use a longer clip or a smaller start_time.*text-only"):
         model.encode_frames(frames[:15])
+
+
+@torch.no_grad()
+def test_frames_reach_the_model_in_bounded_batches(model, monkeypatch):
+    frames = torch.randint(0, 256, (96, 224, 224, 3), dtype=torch.uint8)  # 11 windows
+    expected = model.encode_frames(frames, segment_batch=None)  # all windows at once
+    batches = []
+    forward = model.forward_segments
+    monkeypatch.setattr(model, "forward_segments", lambda segments: batches.append(len(segments)) or forward(segments))
+    assert torch.equal(model.encode_frames(frames), expected)
+    assert batches == [8, 3]
+
+
+# odd sizes, landscape, portrait, already 224 on one side, smaller than 224 (upscaled)
+FRAME_SIZES = [(225, 301), (301, 225), (97, 131), (224, 300), (360, 224), (480, 270), (100, 150)]
+
+
+@pytest.mark.parametrize("height, width", FRAME_SIZES)
+def test_resize_crop_frame_then_preprocess_is_bit_identical(height, width):
+    torch.manual_seed(height * width)
+    full = torch.randint(0, 256, (5, height, width, 3), dtype=torch.uint8)
+    small = np.stack([resize_crop_frame(f) for f in full.numpy()])
+    assert small.dtype == np.uint8 and small.shape == (5, 224, 224, 3)
+    assert torch.equal(preprocess_frames(small), preprocess_frames(full))
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("height, width", [(225, 301), (301, 225)])
+def test_features_from_frames_resized_while_decoding_are_bit_identical(model, height, width):
+    torch.manual_seed(height)
+    full = torch.randint(0, 256, (24, height, width, 3), dtype=torch.uint8)
+    small = np.stack([resize_crop_frame(f) for f in full.numpy()])
+    assert torch.equal(model.encode_frames(small), model.encode_frames(full))
 
 
 def test_preprocess_identity_size_is_exact(frames):

@@ -8,6 +8,7 @@ import torch
 from fixture_utils import FIXTURES, assert_close, fixture_json, tensors
 from foley_models import load_clap, load_siglip2
 from foley_models.clap import ClapTextEncoder
+from foley_models.siglip2 import resize_frame
 
 CLAP_DIR = FIXTURES / "text_clap_tiny" / "clap_text_tiny"
 IO = tensors("text_clap_tiny", "io.safetensors")
@@ -88,3 +89,13 @@ def test_siglip2_preprocess_equals_the_official_torchvision_transform(siglip_fol
     frames = np.random.default_rng(5).integers(0, 256, (3, 90, 160, 3), dtype=np.uint8)
     expected = torch.stack([official(Image.fromarray(f)) for f in frames])
     assert torch.equal(encoder.preprocess(frames), expected)
+
+
+@pytest.mark.parametrize("height, width", [(48, 80), (61, 97), (160, 90), (64, 64), (30, 20)])
+def test_siglip2_frames_resized_while_decoding_give_the_same_features(siglip_folder, height, width):
+    encoder = load_siglip2(siglip_folder[0])
+    full = np.random.default_rng(height).integers(0, 256, (3, height, width, 3), dtype=np.uint8)
+    small = np.stack([resize_frame(f, encoder.image_size) for f in full])
+    assert small.dtype == np.uint8 and small.shape == (3, 64, 64, 3)
+    assert torch.equal(encoder.preprocess(small), encoder.preprocess(full))  # PIL resizing to its own size copies
+    assert torch.equal(encoder.encode_frames(small), encoder.encode_frames(full))

@@ -1,0 +1,201 @@
+"""Putting generated audio into a video with PyAV: the video stream copied where it can be, encoded once where not.
+
+The official pipeline muxes with ffmpeg (pipeline.md §7): video stream copy, mono duplicated to stereo
+AAC at 192 kbit/s, the original audio dropped, no -shortest. Beyond that, the audio of a window of the
+video lands at the window's time (silence before it), or the video is cut to the window.
+"""
+import logging
+import math
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from .media import _as_channels_first, _check_rate, _encode_audio, _layout, _open_input, _source_name, _video_stream
+
+log = logging.getLogger(__name__)
+
+AUDIO_CODECS = {"aac": "aac", "flac": "flac", "pcm": "pcm_s16le"}
+# containers (by output extension) each audio codec may go into
+_AUDIO_CONTAINERS = {
+    "aac": (".mp4", ".m4v", ".mov", ".mkv"),
+    "flac": (".mkv", ".mp4"),
+    "pcm": (".mov", ".mkv", ".mp4"),
+}
+# video codecs FFmpeg's MP4 muxer takes as they are; others (ProRes, rawvideo, VP8, ...) are encoded to H.264
+MP4_VIDEO_CODECS = {"h264", "hevc", "av1", "vp9", "mpeg4", "mpeg2video", "mpeg1video", "mjpeg"}
+H264_OPTIONS = {"crf": "18", "preset": "fast"}  # visually lossless; one encode, so quality over size
+
+
+def _check_output(out_path, codec):
+    if codec not in AUDIO_CODECS:
+        raise ValueError(f"unsupported audio codec {codec!r} (one of {sorted(AUDIO_CODECS)})")
+    ext = os.path.splitext(out_path)[1].lower()
+    if ext not in _AUDIO_CONTAINERS[codec]:
+        raise ValueError(f"audio codec {codec!r} cannot go into a {ext or 'extension-less'} file "
+                         f"({out_path}); use one of {', '.join(_AUDIO_CONTAINERS[codec])}")
+
+
+def _placed_audio(waveform, sample_rate, audio_start, mono_to_stereo):
+    """[C, N] float32 with `audio_start` seconds of silence in front."""
+    wave = _as_channels_first(waveform)
+    _check_rate(sample_rate)
+    if audio_start < 0:
+        raise ValueError(f"audio_start must be >= 0, got {audio_start!r}")
+    if mono_to_stereo and wave.shape[0] == 1:
+        wave = np.repeat(wave, 2, axis=0)  # pan=stereo|c0=c0|c1=c0 of the official call
+    lead = round(audio_start * sample_rate)
+    return np.pad(wave, ((0, 0), (lead, 0))) if lead else wave
+
+
+def _audio_packets(out, codec, wave, sample_rate, bitrate):
+    stream = out.add_stream(AUDIO_CODECS[codec], rate=sample_rate, layout=_layout(wave.shape[0]))
+    if codec == "aac":
+        stream.bit_rate = bitrate
+    return _encode_audio(stream, wave, sample_rate)
+
+
+def _interleave(out, video_packets, audio_packets):
+    """Mux both packet streams in time order (what av_interleaved_write_frame expects of a caller)."""
+    pending = iter(audio_packets)
+    audio = next(pending, None)
+    for packet in video_packets:
+        while audio is not None and audio.dts * audio.time_base <= packet.dts * packet.time_base:
+            out.mux(audio)
+            audio = next(pending, None)
+        out.mux(packet)
+    while audio is not None:
+        out.mux(audio)
+        audio = next(pending, None)
+
+
+class _H264Encoder:
+    """RGB frames -> H.264 yuv420p packets at a constant rate (odd sizes are cropped by one pixel)."""
+
+    def __init__(self, out, rate, width, height):
+        self.stream = out.add_stream("libx264", rate=rate, options=dict(H264_OPTIONS))
+        self.stream.width, self.stream.height = width - width % 2, height - height % 2
+        self.stream.pix_fmt = "yuv420p"
+        self.count = 0
+
+    def encode(self, rgb_u8):
+        frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(rgb_u8[:self.stream.height, :self.stream.width]), format="rgb24")
+        frame.pts = self.count
+        self.count += 1
+        return self.stream.encode(frame.reformat(format="yuv420p"))
+
+    def flush(self):
+        return self.stream.encode(None)
+
+
+def _encoded(frames, rate, out):
+    """Packets of `frames` (uint8 [H, W, 3] each) encoded to H.264 at `rate`."""
+    encoder = None
+    for rgb in frames:
+        if encoder is None:
+            encoder = _H264Encoder(out, rate, rgb.shape[1], rgb.shape[0])
+        yield from encoder.encode(rgb)
+    if encoder is None:
+        raise ValueError("no video frames to encode (is the window inside the video?)")
+    yield from encoder.flush()
+
+
+def _window_frames(container, stream, window):
+    """Decoded RGB frames of `stream` whose timestamps lie in [start, end)."""
+    start, end = window
+    for frame in container.decode(stream):
+        t = frame.time
+        if t is not None and t < start - 1e-6:
+            continue
+        if t is not None and t >= end - 1e-6:
+            break
+        yield frame.to_ndarray(format="rgb24")
+
+
+def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="aac", bitrate=192000,
+                         audio_start=0.0, window=None, mono_to_stereo=True):
+    """Write the first video stream of `video_source` with `waveform` as the only audio track.
+
+    audio_start: seconds of silence before the audio (the start of the window it was made for).
+    window: (start, end) seconds: cut the video to that range (frames re-encoded to H.264, so the cut is
+    exact); the audio then starts with the cut (audio_start is counted from `start`).
+    Otherwise the video packets are copied unchanged when the output container takes the codec, and
+    encoded to H.264 once when not (ProRes, rawvideo, VP8 into MP4); the full video length is kept.
+    """
+    out_path = os.fspath(out_path)
+    _check_output(out_path, codec)
+    wave = _placed_audio(waveform, sample_rate, audio_start, mono_to_stereo)
+    name = _source_name(video_source)
+    with _open_input(video_source, name) as src:
+        in_video = _video_stream(src, name)
+        copy = window is None and (not out_path.lower().endswith((".mp4", ".m4v"))
+                                   or in_video.codec_context.name in MP4_VIDEO_CODECS)
+        if window is None and not copy:
+            log.warning("%s: %s video cannot be copied into %s; encoding it once to H.264", name,
+                        in_video.codec_context.name, out_path)
+        try:
+            with av.open(out_path, "w") as out:
+                if copy:
+                    out_video = out.add_stream_from_template(in_video)
+
+                    def packets():
+                        for packet in src.demux(in_video):
+                            if packet.dts is not None:  # None: the demuxer's flush marker
+                                packet.stream = out_video
+                                yield packet
+                    video_packets = packets()
+                else:
+                    rate = in_video.average_rate or in_video.guessed_rate or Fraction(25)
+                    video_packets = _encoded(_window_frames(src, in_video, window or (-math.inf, math.inf)),
+                                             rate, out)
+                    video_packets = _started(video_packets)  # the video stream exists before the audio's
+                _interleave(out, video_packets, _audio_packets(out, codec, wave, sample_rate, bitrate))
+        except av.error.FFmpegError as e:
+            raise RuntimeError(f"cannot write {codec} audio and the video of {name} into {out_path}: {e}") from e
+
+
+def _started(packets):
+    """Run a packet generator up to its first packet, so that the streams it adds exist before others."""
+    packets = iter(packets)
+    first = next(packets, None)
+
+    def chained():
+        if first is not None:
+            yield first
+        yield from packets
+    return chained()
+
+
+def _rgb_u8(frame):
+    """One frame as uint8 RGB: a uint8 array as it is, a 0..1 float array or tensor (ComfyUI IMAGE) rounded."""
+    if isinstance(frame, np.ndarray) and frame.dtype == np.uint8:
+        return frame[..., :3]
+    frame = np.asarray(frame.cpu() if hasattr(frame, "cpu") else frame, dtype=np.float32)
+    return np.clip(np.round(frame[..., :3] * 255), 0, 255).astype(np.uint8)
+
+
+def encode_video_with_audio(frames, fps, waveform, sample_rate, out_path, codec="aac", bitrate=192000,
+                            audio_start=0.0, window=None, mono_to_stereo=True):
+    """Encode an image sequence (uint8 or 0..1 float [T, H, W, 3], frame i at i / fps) once to H.264 with
+    `waveform` as its audio track; `audio_start` and `window` as in mux_audio_into_video."""
+    out_path = os.fspath(out_path)
+    _check_output(out_path, codec)
+    if not fps > 0:
+        raise ValueError(f"fps must be > 0, got {fps!r}")
+    if len(frames) == 0:
+        raise ValueError("the video has 0 frames")
+    wave = _placed_audio(waveform, sample_rate, audio_start, mono_to_stereo)
+    rate = Fraction(fps).limit_denominator(1001000)
+    first, last = 0, len(frames)
+    if window is not None:
+        first = max(0, math.ceil(window[0] * fps - 1e-6))
+        last = min(len(frames), math.ceil(window[1] * fps - 1e-6))
+
+    try:
+        with av.open(out_path, "w") as out:
+            video_packets = _started(_encoded((_rgb_u8(frames[i]) for i in range(first, last)), rate, out))
+            _interleave(out, video_packets, _audio_packets(out, codec, wave, sample_rate, bitrate))
+    except av.error.FFmpegError as e:
+        raise RuntimeError(f"cannot encode the video with {codec} audio into {out_path}: {e}") from e

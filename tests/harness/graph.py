@@ -1,0 +1,8 @@
+"""Small helpers for tests that drive the pack's nodes inside the in-process ComfyUI."""
+
+CLIP = "clip_24fps_2s.mp4"  # 48 frames at 24 fps, 64x48, written into the input folder by the `comfyui` fixture
+
+
+def node(comfyui, node_id, **inputs):
+    """Run one node's execute directly (in-process) and return its outputs."""
+    return comfyui.nodes.NODE_CLASS_MAPPINGS[node_id].execute(**inputs).result
