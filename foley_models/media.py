@@ -1,8 +1,7 @@
 """Video/audio I/O for the Foley pipeline, all through PyAV (no ffmpeg subprocess, no torchaudio).
 
-Frame sampling reproduces the official `get_frames_av` rule (pipeline.md §1, §10), the latent length
-its float quirk (§4), and muxing the official ffmpeg call (§7: video stream copy, mono duplicated to
-stereo AAC at 192 kbit/s, original audio dropped, no -shortest).
+Frame sampling reproduces the official `get_frames_av` rule (pipeline.md §1, §10) and the latent length
+its float quirk (§4); audio files are read, written and resampled here (muxing into video: muxing.py).
 """
 import itertools
 import logging
@@ -23,13 +22,6 @@ SYNCHFORMER_FPS = 25
 LATENT_RATE = 50  # latent frames per second: 48 kHz / hop 960
 SAMPLE_RATE = 48000
 
-_MUX_CODECS = {"aac": "aac", "flac": "flac", "pcm": "pcm_s16le"}
-# containers (by output extension) each audio codec may go into
-_MUX_CONTAINERS = {
-    "aac": (".mp4", ".m4v", ".mov", ".mkv"),
-    "flac": (".mkv", ".mp4"),
-    "pcm": (".mov", ".mkv", ".mp4"),
-}
 _AUDIO_FORMATS = {".wav": "wav", ".flac": "flac"}
 
 
@@ -68,8 +60,14 @@ def frame_indices(timestamps, fps, max_seconds=MAX_SECONDS):
     return picked
 
 
+OFFICIAL_MAX_FRAMES_25 = 376  # frames at 25 fps up to t = 15.0 s: the longest clip the official code makes
+
+
 def latent_length(n25):
-    """Latent frames for `n25` frames at 25 fps; the double rounding loses one frame for some n25 (P4)."""
+    """Latent frames for `n25` frames at 25 fps; the double rounding loses one frame for some n25 (P4).
+    Past the official 15 s the length is exact (2 per frame), so long videos do not lose frames to it."""
+    if n25 > OFFICIAL_MAX_FRAMES_25:
+        return n25 * LATENT_RATE // SYNCHFORMER_FPS
     return int(n25 / SYNCHFORMER_FPS * LATENT_RATE)
 
 
@@ -461,52 +459,6 @@ def write_audio(path, waveform, sample_rate, format=None):
             stream.codec_context.format = "s32"  # s32 input makes the FLAC encoder write 24-bit samples
             wave = np.clip(wave, -1.0, 1.0)
         container.mux(_encode_audio(stream, wave, sample_rate))
-
-
-def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="aac", bitrate=192000,
-                         mono_to_stereo=True):
-    """Copy the first video stream unchanged and add `waveform` as the only audio stream.
-
-    codec "aac" (bitrate applies), "flac" or "pcm" (16-bit); all three fit .mp4, which core SaveVideo writes. The container keeps the
-    full video length, like the official ffmpeg call without -shortest.
-    """
-    if codec not in _MUX_CODECS:
-        raise ValueError(f"unsupported audio codec {codec!r} (one of {sorted(_MUX_CODECS)})")
-    out_path = os.fspath(out_path)
-    ext = os.path.splitext(out_path)[1].lower()
-    if ext not in _MUX_CONTAINERS[codec]:
-        raise ValueError(f"audio codec {codec!r} cannot go into a {ext or 'extension-less'} file "
-                         f"({out_path}); use one of {', '.join(_MUX_CONTAINERS[codec])}")
-    wave = _as_channels_first(waveform)
-    _check_rate(sample_rate)
-    if mono_to_stereo and wave.shape[0] == 1:
-        wave = np.repeat(wave, 2, axis=0)  # pan=stereo|c0=c0|c1=c0 of the official call
-
-    name = _source_name(video_source)
-    with _open_input(video_source, name) as src:
-        in_video = _video_stream(src, name)
-        try:
-            with av.open(out_path, "w") as out:
-                out_video = out.add_stream_from_template(in_video)
-                out_audio = out.add_stream(_MUX_CODECS[codec], rate=sample_rate, layout=_layout(wave.shape[0]))
-                if codec == "aac":
-                    out_audio.bit_rate = bitrate
-                audio_packets = _encode_audio(out_audio, wave, sample_rate)
-                pending = iter(audio_packets)
-                next_audio = next(pending, None)
-                for packet in src.demux(in_video):
-                    if packet.dts is None:  # demuxer flush marker
-                        continue
-                    while next_audio is not None and next_audio.dts * next_audio.time_base <= packet.dts * packet.time_base:
-                        out.mux(next_audio)
-                        next_audio = next(pending, None)
-                    packet.stream = out_video
-                    out.mux(packet)
-                while next_audio is not None:
-                    out.mux(next_audio)
-                    next_audio = next(pending, None)
-        except av.error.FFmpegError as e:
-            raise RuntimeError(f"cannot mux {codec} audio from {name} into {out_path}: {e}") from e
 
 
 def load_audio(source):

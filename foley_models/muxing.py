@@ -61,7 +61,8 @@ def _interleave(out, video_packets, audio_packets):
     pending = iter(audio_packets)
     audio = next(pending, None)
     for packet in video_packets:
-        while audio is not None and audio.dts * audio.time_base <= packet.dts * packet.time_base:
+        clock = packet.dts if packet.dts is not None else packet.pts
+        while audio is not None and clock is not None and audio.dts * audio.time_base <= clock * packet.time_base:
             out.mux(audio)
             audio = next(pending, None)
         out.mux(packet)
@@ -142,7 +143,9 @@ def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="a
 
                     def packets():
                         for packet in src.demux(in_video):
-                            if packet.dts is not None:  # None: the demuxer's flush marker
+                            # an empty packet is the demuxer's flush marker; a missing dts (Matroska's first
+                            # packets before B-frames) the muxer fills in from the pts
+                            if packet.size:
                                 packet.stream = out_video
                                 yield packet
                     video_packets = packets()

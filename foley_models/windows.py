@@ -79,9 +79,10 @@ def clip_slice(span, clip_len):
     return slice(first, max(first + 1, min(clip_len, math.ceil(end * SIGLIP2_FPS / LATENT_RATE))))
 
 
-def windowed(forward, x, t, text, clip, sync, window, overlap):
+def windowed(forward, x, t, text, clip, sync, window, overlap, before_window=None):
     """forward(x, t, text, clip, sync) -> velocity, evaluated on windows of the latent x [B, C, L] and
-    blended. A latent that fits one window is passed through unchanged (the single-window path)."""
+    blended. A latent that fits one window is passed through unchanged (the single-window path).
+    before_window() runs before each window of a split latent (e.g. a cancel check within a long step)."""
     length = x.shape[-1]
     spans = window_spans(length, window, overlap)
     if len(spans) == 1:
@@ -89,6 +90,8 @@ def windowed(forward, x, t, text, clip, sync, window, overlap):
     weights = blend_weights(spans, length, device=x.device)
     out = None
     for span, weight in zip(spans, weights):
+        if before_window is not None:
+            before_window()
         v = forward(x[..., span[0]:span[1]], t, text, clip[:, clip_slice(span, clip.shape[1])],
                     sync[:, sync_slice(span, sync.shape[1])])
         if out is None:

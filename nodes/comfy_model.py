@@ -6,6 +6,8 @@ import comfy.latent_formats
 import comfy.model_base
 import comfy.model_management as mm
 import comfy.model_patcher
+import comfy.patcher_extension
+import comfy.sampler_helpers
 import comfy.supported_models_base
 import comfy.utils
 
@@ -75,7 +77,8 @@ class FoleyDiT(HunyuanVideoFoley):
         clip = self._select(clip_feat, clip_empty, self.empty_clip)
         sync = self._select(sync_feat, sync_empty, self.empty_sync)
         window, overlap = transformer_options.get(WINDOW_OPTION, DEFAULT_WINDOW)
-        return windows.windowed(super().forward, x, timesteps, context, clip, sync, window, overlap)
+        return windows.windowed(super().forward, x, timesteps, context, clip, sync, window, overlap,
+                                before_window=mm.throw_exception_if_processing_interrupted)
 
 
 class CONDTimeAligned(comfy.conds.CONDRegular):
@@ -162,7 +165,19 @@ def load_foley_model(path, weight_dtype="default"):
     model.diffusion_model.load_state_dict(weights, strict=True, assign=True)
     model.diffusion_model.requires_grad_(False).to(offload_device)
     model.device = offload_device
-    return comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
+    patcher = comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
+    patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "foley_keep_unmasked", keep_unmasked)
+    return patcher
+
+
+def keep_unmasked(executor, noise, latent_image, sampler, sigmas, denoise_mask=None, *args, **kwargs):
+    """Where a noise mask is 0 (FoleyTimeMask, FoleyExtend) the result is the input latent exactly: the
+    samplers' last step lands there only up to float rounding (x - sigma * (x - latent) / sigma)."""
+    out = executor(noise, latent_image, sampler, sigmas, denoise_mask, *args, **kwargs)
+    if denoise_mask is None:
+        return out
+    mask = comfy.sampler_helpers.prepare_mask(denoise_mask, out.shape, out.device)
+    return torch.where(mask == 0, latent_image.to(out), out)
 
 
 def encoder_patcher(module):

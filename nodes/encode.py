@@ -17,7 +17,6 @@ from .loaders import CATEGORY, FoleyCLAP, FoleySigLIP2, FoleySynchformer
 FoleyText = io.Custom("FOLEY_TEXT")
 FoleyVisual = io.Custom("FOLEY_VISUAL")
 FoleySync = io.Custom("FOLEY_SYNC")
-FEATURE_DIM = 768
 # Seconds into the video where the window a feature, latent or audio was made for starts: set by the
 # encoders, carried by FoleyConditioning into the LATENT (the samplers copy that dict), passed on by decode
 # and encode, read by FoleyMuxVideo: the sound of a window plays at the window's time without typing it twice.
@@ -179,12 +178,10 @@ class FoleyConditioning(io.ComfyNode):
                              f"{visual[START_TIME]:g} s but the sync features {sync['frames_25'] / 25:.2f} s from "
                              f"{sync[START_TIME]:g} s: encode the same clip (same video, start_time and duration)")
         seconds = n25 / media.SYNCHFORMER_FPS
-        clip = visual["features"] if visual is not None else torch.zeros(1, math.ceil(seconds * media.SIGLIP2_FPS),
-                                                                         FEATURE_DIM)
-        if sync is not None:
-            sync_feat = sync["features"]
-        else:
-            sync_feat = torch.zeros(1, 8 * ((max(n25, 16) - 16) // 8 + 1), FEATURE_DIM)
+        # an absent feature is a placeholder of its length and width 1: the model puts its learned "no video"
+        # features there (the *_empty flags), whatever their width
+        clip = visual["features"] if visual is not None else torch.zeros(1, math.ceil(seconds * media.SIGLIP2_FPS), 1)
+        sync_feat = sync["features"] if sync is not None else torch.zeros(1, 8 * ((max(n25, 16) - 16) // 8 + 1), 1)
         positive = [[text["cond"], {"clip_feat": clip, "sync_feat": sync_feat,
                                     "clip_empty": _flag(visual is None), "sync_empty": _flag(sync is None)}]]
         negative = [[text["uncond"], {"clip_feat": torch.zeros_like(clip), "sync_feat": torch.zeros_like(sync_feat),

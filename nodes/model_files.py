@@ -44,9 +44,13 @@ def default_name(sources):
     return next(iter(sources))
 
 
+def _inside_hf_folder(name):
+    path = folder_paths.get_full_path(FOLDER, name)
+    return path is not None and os.path.isfile(os.path.join(os.path.dirname(path), "config.json"))
+
+
 def file_options(defaults, also=()):
-    hf = _hf_folders()
-    names = {n for n in folder_paths.get_filename_list(FOLDER) if n.replace("\\", "/").split("/")[0] not in hf}
+    names = {n for n in folder_paths.get_filename_list(FOLDER) if not _inside_hf_folder(n)}
     for folder in also:
         names.update(folder_paths.get_filename_list(folder))
     return sorted(names | set(defaults))

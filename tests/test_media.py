@@ -11,12 +11,12 @@ import pytest
 import torch
 from make_media import remux_with_rotation, write_animated_webp, write_audio_with_cover, write_video
 
+from foley_models.muxing import mux_audio_into_video
 from foley_models.media import (
     frame_indices,
     image_sequence_indices,
     latent_length,
     load_audio,
-    mux_audio_into_video,
     read_video_frames,
     resample_audio,
     video_info,
@@ -256,6 +256,12 @@ def test_latent_length_official_table():
         assert n25 / 25 == lengths["audio_len_in_s"]
         assert latent_length(n25) == lengths["latent_len = int(audio_len_in_s * 50)"]
         assert latent_length(n25) * 960 == lengths["decoded_audio_samples = latent_len * 960"]
+
+
+def test_latent_length_past_the_official_15_s_is_exact():
+    table = FIXTURE["latent_len_by_n25"]["n25_from_1"]
+    assert len(table) <= 376  # the official table ends within the official range
+    assert [latent_length(n) for n in (377, 7499, 7500, 15001)] == [754, 14998, 15000, 30002]
 
 
 @pytest.mark.parametrize("rate", [12, 24, 25, 30])

@@ -31,20 +31,14 @@ def _byte_level_tokenizer(folder):
 
 def write_tiny_models(foley_dir):
     """The five model inputs under their official names; returns their paths."""
-    from transformers import ClapTextConfig, ClapTextModelWithProjection, SiglipConfig, SiglipModel
-
-    from foley_models.synchformer import Synchformer
+    from transformers import ClapTextConfig, ClapTextModelWithProjection
 
     foley_dir = Path(foley_dir)
     shutil.copy(FIXTURES / "mmdit_tiny" / "hunyuanvideo_foley.pth", foley_dir / "hunyuanvideo_foley.pth")
     shutil.copy(FIXTURES / "dac_vae_tiny" / "vae_128d_48k.pth", foley_dir / "vae_128d_48k.pth")
 
     # encoders keep the real 768-d outputs (the MMDiT's input width) but have one layer each
-    torch.manual_seed(0)
-    sync = Synchformer(embed_dim=FEATURE_DIM, depth=1, num_heads=SYNC_HEADS)
-    state = {k: v.normal_(0, 0.02) for k, v in sync.state_dict().items()}
-    state["afeat_extractor.ast.layernorm.weight"] = torch.ones(FEATURE_DIM)  # audio branch: skipped by the loader
-    torch.save(state, foley_dir / "synchformer_state_dict.pth")
+    _write_video_encoders(foley_dir, FEATURE_DIM)
 
     clap = foley_dir / "larger_clap_general"
     torch.manual_seed(2)
@@ -54,11 +48,42 @@ def write_tiny_models(foley_dir):
     )).eval().save_pretrained(clap)
     _byte_level_tokenizer(clap)
 
+    return foley_dir
+
+
+def _write_video_encoders(folder, width):
+    from transformers import SiglipConfig, SiglipModel
+
+    from foley_models.synchformer import Synchformer
+
+    torch.manual_seed(0)
+    sync = Synchformer(embed_dim=width, depth=1, num_heads=SYNC_HEADS)
+    state = {k: v.normal_(0, 0.02) for k, v in sync.state_dict().items()}
+    state["afeat_extractor.ast.layernorm.weight"] = torch.ones(width)  # audio branch: skipped by the loader
+    torch.save(state, folder / "synchformer_state_dict.pth")
     config = SiglipConfig(
         text_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                          vocab_size=99, bos_token_id=None, eos_token_id=None),
-        vision_config=dict(hidden_size=FEATURE_DIM, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        vision_config=dict(hidden_size=width, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                            image_size=64, patch_size=16))
     torch.manual_seed(1)
-    SiglipModel(config).eval().save_pretrained(foley_dir / "siglip2-base-patch16-512")
-    return foley_dir
+    SiglipModel(config).eval().save_pretrained(folder / "siglip2-base-patch16-512")
+
+
+LIGHT_WIDTH = 96  # video features of the light set (divisible by the Synchformer's 12 heads)
+
+
+def write_light_video_models(folder):
+    """For minutes-long videos on a CPU: the video encoders at 96-d instead of 768-d (the 768-d tiny
+    Synchformer takes ~0.9 s per 0.32 s of video) and an MMDiT that takes 96-d video features; the text
+    (CLAP) and the VAE of the tiny set fit it. Files under `folder`, official names."""
+    from foley_models.mmdit import HunyuanVideoFoley
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_video_encoders(folder, LIGHT_WIDTH)
+    torch.manual_seed(3)
+    model = HunyuanVideoFoley(hidden_size=64, num_heads=2, depth_triple=1, depth_single=1, text_dim=FEATURE_DIM,
+                              clip_dim=LIGHT_WIDTH, sync_dim=LIGHT_WIDTH)
+    torch.save({k: v.normal_(0, 0.05) for k, v in model.state_dict().items()}, folder / "hunyuanvideo_foley.pth")
+    return folder
