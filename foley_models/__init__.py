@@ -9,10 +9,11 @@ from .media import (LATENT_RATE, MAX_SECONDS, SAMPLE_RATE, SIGLIP2_FPS, SYNCHFOR
                     latent_length)
 from .sampling import flow_sigmas, sample_euler_cfg
 from .siglip2 import load_siglip2
+from .windows import WindowedMMDiT
 
 __all__ = [
     "CheckpointError", "DEFAULT_NEGATIVE_PROMPT", "LATENT_RATE", "MAX_SECONDS", "SAMPLE_RATE", "SIGLIP2_FPS",
     "SYNCHFORMER_FPS", "build_dac_vae", "build_mmdit", "build_synchformer", "flow_sigmas", "frame_indices",
     "identify_checkpoint", "latent_length", "load_clap", "load_dac_vae", "load_mmdit", "load_siglip2",
-    "load_synchformer", "read_checkpoint", "sample_euler_cfg",
+    "load_synchformer", "read_checkpoint", "sample_euler_cfg", "WindowedMMDiT",
 ]

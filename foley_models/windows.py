@@ -98,3 +98,21 @@ def windowed(forward, x, t, text, clip, sync, window, overlap, before_window=Non
             out = torch.zeros(*v.shape[:-1], length, dtype=torch.float32, device=v.device)
         out[..., span[0]:span[1]] += v.float() * weight[span[0]:span[1]]
     return out.to(v.dtype)
+
+
+class WindowedMMDiT(torch.nn.Module):
+    """An MMDiT evaluated on windows: a drop-in for the model in sampling.sample_euler_cfg at any length."""
+
+    def __init__(self, model, window=round(DEFAULT_WINDOW_SECONDS * LATENT_RATE),
+                 overlap=round(DEFAULT_OVERLAP_SECONDS * LATENT_RATE)):
+        super().__init__()
+        self.model, self.window, self.overlap = model, window, overlap
+
+    def forward(self, x, t, text, clip, sync):
+        return windowed(self.model, x, t, text, clip, sync, self.window, self.overlap)
+
+    def empty_clip(self, batch, length):
+        return self.model.empty_clip(batch, length)
+
+    def empty_sync(self, batch, length):
+        return self.model.empty_sync(batch, length)

@@ -257,3 +257,10 @@ def test_vae_encode_mixes_all_channels_to_mono(comfyui):
     (first,) = node(comfyui, "FoleyVAEEncode", vae=vae, audio={"waveform": left[None, None], "sample_rate": 48000})
     torch.testing.assert_close(stereo["samples"], mono["samples"])
     assert not torch.allclose(stereo["samples"], first["samples"], atol=1e-3)
+
+
+def test_comfyui_starts_with_a_clean_log(models, comfy_server):
+    """What a newcomer reads first: no ERROR box (workflow templates), no missing module (alembic), no traceback."""
+    log = comfy_server.log()
+    for problem in ("ERROR", "No module named", "Traceback", "IMPORT FAILED", "not installed"):
+        assert problem not in log, f"{problem!r} in the start-up log:\n{log}"
