@@ -89,6 +89,23 @@ def test_workflow_documents_its_models(name):
             assert m["directory"] == LOADERS[n["type"]], (name, m)
 
 
+def test_example_clip_has_knocks_at_the_bounces():
+    """example_media/foley_example.mp4 (made by make_example.py), which workflows 1, 4, 5 and 6 load."""
+    import numpy as np
+
+    from make_media import read_audio
+
+    assert EXAMPLE.stat().st_size < 300_000
+    info = probe_media(EXAMPLE)
+    assert (info["video"]["codec"], info["video"]["width"], info["video"]["height"]) == ("h264", 320, 240)
+    assert info["video"]["fps"] == 25 and info["video"]["frames"] == 100
+    assert (info["audio"]["codec"], info["audio"]["channels"]) == ("aac", 1)
+    audio, rate = read_audio(EXAMPLE)
+    loud = np.flatnonzero(np.abs(audio[0]) > 0.05) / rate
+    onsets = [t for i, t in enumerate(loud) if i == 0 or t - loud[i - 1] > 0.15]
+    assert onsets == pytest.approx([0.48, 1.40, 2.20, 2.88, 3.44, 3.88], abs=0.01)
+
+
 # --- the browser session ---------------------------------------------------------------------------------------
 
 def _browser_or_fail():

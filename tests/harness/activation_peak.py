@@ -1,46 +1,64 @@
-"""Peak activation memory of one MMDiT forward at XXL width, measured as resident memory on the CPU.
+"""Peak activation memory of one MMDiT forward at XXL width, counted exactly from the tensors PyTorch makes.
 
-usage: python activation_peak.py BATCH LATENT_FRAMES     prints JSON {"weights_mb", "activations_mb"}
-Run in a fresh process: ru_maxrss is the process's peak, so the model is built without a transient
-(meta, then empty storage) and the activations are the peak over the resident size before the forward.
-Depth does not matter (each block's activations are freed before the next), so one block of each kind.
+A dispatch mode sees every tensor an ATen op returns and when the last tensor on its storage dies, so the
+peak of live bytes is the activations' own (no allocator slack, same on any machine). Storage of the
+weights and inputs is not counted. Internal buffers of fused kernels (CPU attention's score matrix) are
+not seen either, which is what a GPU with flash attention needs. Depth does not matter (each block's
+activations are freed before the next), so one block of each kind.
 """
-import json
-import resource
-import sys
-from pathlib import Path
+import weakref
+from collections import Counter
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from foley_models.mmdit import MMDIT_CONFIGS, HunyuanVideoFoley  # noqa: E402
-
-
-def resident_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+from foley_models.mmdit import MMDIT_CONFIGS, HunyuanVideoFoley
 
 
-def main(batch, frames):
+class LiveBytes(TorchDispatchMode):
+    def __init__(self, ignore=()):
+        super().__init__()
+        self.ignore = {t.untyped_storage().data_ptr() for t in ignore}
+        self.users, self.sizes = Counter(), {}
+        self.live = self.peak = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self._track(t)
+        return out
+
+    def _track(self, tensor):
+        storage = tensor.untyped_storage()
+        ptr = storage.data_ptr()
+        if ptr in self.ignore or storage.nbytes() == 0:
+            return
+        if self.users[ptr] == 0:
+            self.sizes[ptr] = storage.nbytes()
+            self.live += storage.nbytes()
+            self.peak = max(self.peak, self.live)
+        self.users[ptr] += 1
+        weakref.finalize(tensor, self._release, ptr)
+
+    def _release(self, ptr):
+        self.users[ptr] -= 1
+        if self.users[ptr] == 0:
+            self.live -= self.sizes.pop(ptr)
+
+
+def activation_peak_mb(batch, frames, dtype=torch.float32):
+    """MiB of activations at the peak of one forward: XXL width, `batch` x `frames` latent frames."""
     torch.manual_seed(0)
     config = dict(MMDIT_CONFIGS["xxl"], depth_triple=1, depth_single=1)
-    model = HunyuanVideoFoley(**config, device="meta").to_empty(device="cpu").requires_grad_(False)
+    model = HunyuanVideoFoley(**config, dtype=dtype, device="meta").to_empty(device="cpu").requires_grad_(False)
     for p in model.parameters():
         p.normal_(0, 0.02)
     seconds = frames / 50
-    x = torch.randn(batch, 128, frames)
-    t = torch.full((batch,), 500.0)
-    text = torch.randn(batch, 77, 768)
-    clip = torch.randn(batch, round(seconds * 8), 768)
-    sync = torch.randn(batch, 8 * round(seconds * 25 / 8), 768)
-    with torch.inference_mode():
-        model(x[..., :50], t, text, clip[:, :8], sync[:, :16])  # first-call allocations, below the peak to measure
-        before = resident_mb()
-        model(x, t, text, clip, sync)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    weights = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
-    print(json.dumps({"weights_mb": weights, "activations_mb": peak - before}))
-
-
-if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]))
+    inputs = (torch.randn(batch, 128, frames, dtype=dtype), torch.full((batch,), 500.0),
+              torch.randn(batch, 77, 768, dtype=dtype), torch.randn(batch, round(seconds * 8), 768, dtype=dtype),
+              torch.randn(batch, 8 * round(seconds * 25 / 8), 768, dtype=dtype))
+    with torch.inference_mode(), LiveBytes(ignore=[*model.parameters(), *model.buffers(), *inputs]) as counter:
+        model(*inputs)
+    return counter.peak / 2**20

@@ -1,0 +1,142 @@
+"""Render example_media/foley_example.mp4: a ball bouncing on a wooden floor, with a knock at every impact.
+
+4.0 s, 25 fps, 320x240 h264 (yuv420p) + 48 kHz mono AAC. The impacts fall exactly on frames (0.48 s, 1.40 s,
+2.20 s, 2.88 s, 3.44 s, 3.88 s) and each knock starts on the sample of its impact, so the clip shows whether
+generated Foley lands on the picture. numpy + PyAV only; the output is deterministic up to the encoders.
+
+    .venv/bin/python example_media/make_example.py [OUT.mp4]      (default: next to this script)
+"""
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+W, H, FPS, SECONDS = 320, 240, 25, 4.0
+RATE = 48000
+FLOOR_Y = 196                    # floor line in pixels
+RADIUS = 15
+DROP_HEIGHT = 150.0              # ball bottom above the floor at t = 0, in pixels
+FIRST_IMPACT = 0.48              # s
+FLIGHTS = [0.92, 0.80, 0.68, 0.56, 0.44, 0.32]   # s between impacts (multiples of 1/25: impacts land on frames)
+GRAVITY = 2 * DROP_HEIGHT / FIRST_IMPACT ** 2    # px/s^2
+
+
+def impacts():
+    """[(time, speed at impact in px/s)] inside the clip."""
+    out, t, speed = [], FIRST_IMPACT, GRAVITY * FIRST_IMPACT
+    for flight in [*FLIGHTS, None]:
+        if t < SECONDS:
+            out.append((round(t, 6), speed))
+        if flight is None:
+            break
+        speed = GRAVITY * flight / 2   # the bounce that lasts `flight` leaves (and lands) at this speed
+        t += flight
+    return out
+
+
+def height(t):
+    """Ball bottom above the floor at time t (a parabola per flight)."""
+    if t <= FIRST_IMPACT:
+        return DROP_HEIGHT - GRAVITY * t * t / 2
+    start = FIRST_IMPACT
+    for flight in FLIGHTS:
+        if t <= start + flight:
+            u = t - start
+            return max(0.0, GRAVITY * flight / 2 * u - GRAVITY * u * u / 2)
+        start += flight
+    return 0.0
+
+
+def background():
+    img = np.zeros((H, W, 3), np.float32)
+    wall = np.linspace(0.0, 1.0, FLOOR_Y)[:, None]
+    img[:FLOOR_Y] = (np.array([46, 58, 82]) * (1 - wall) + np.array([92, 104, 126]) * wall)[:, None, :]
+    floor_rows = H - FLOOR_Y
+    depth = np.linspace(0.0, 1.0, floor_rows)[:, None]
+    img[FLOOR_Y:] = (np.array([150, 104, 62]) * (1 - depth) + np.array([112, 74, 42]) * depth)[:, None, :]
+    for x in range(13, W, 52):                       # plank seams
+        img[FLOOR_Y:, x:x + 2] *= 0.72
+    img[FLOOR_Y:FLOOR_Y + 2] = (60, 44, 30)         # skirting line
+    return img
+
+
+def frame(t, bg, yy, xx):
+    img = bg.copy()
+    x = 40 + (W - 80) * t / SECONDS                  # rolls left to right
+    h = height(t)
+    cy = FLOOR_Y - RADIUS - h
+    # squash a little on contact
+    squash = 1.0 + 0.25 * max(0.0, 1 - h / 4)
+    rx, ry = RADIUS * squash, RADIUS / squash
+    cy += RADIUS - ry
+    # soft shadow on the floor, smaller and fainter when the ball is high
+    s = 1.0 - min(h, DROP_HEIGHT) / DROP_HEIGHT * 0.6
+    shadow = ((xx - x) / (RADIUS * 1.2 * s)) ** 2 + ((yy - (FLOOR_Y + 5)) / (4.0 * s)) ** 2
+    img *= (1 - 0.45 * s * np.clip(1.2 - shadow, 0, 1))[..., None]
+    # the ball: anti-aliased ellipse, shaded with a highlight
+    d = np.sqrt(((xx - x) / rx) ** 2 + ((yy - cy) / ry) ** 2)
+    alpha = np.clip((1.0 - d) * min(rx, ry) + 0.5, 0, 1)[..., None]
+    light = np.clip(1.15 - np.sqrt(((xx - x + rx * 0.35) / rx) ** 2 + ((yy - cy + ry * 0.4) / ry) ** 2), 0, 1)
+    ball = np.array([200, 40, 30]) * (0.55 + 0.45 * light[..., None]) + 90 * light[..., None] ** 4
+    img = img * (1 - alpha) + ball * alpha
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def knock(strength):
+    """A short wooden knock: low thud + body resonance + a click."""
+    n = int(0.25 * RATE)
+    t = np.arange(n) / RATE
+    rng = np.random.default_rng(int(strength * 1000))
+    thud = np.sin(2 * np.pi * 130 * t) * np.exp(-t / 0.045)
+    body = 0.5 * np.sin(2 * np.pi * 410 * t + 0.3) * np.exp(-t / 0.02)
+    click = 0.6 * rng.standard_normal(n) * np.exp(-t / 0.003)
+    attack = np.clip(t / 0.0008, 0, 1)                 # 0.8 ms rise: the onset is the impact sample
+    return strength * attack * (thud + body + click)
+
+
+def soundtrack():
+    audio = np.zeros(int(SECONDS * RATE), np.float64)
+    top = impacts()[0][1]
+    for t, speed in impacts():
+        k = knock(0.7 * (speed / top) ** 0.8)
+        start = int(round(t * RATE))
+        end = min(len(audio), start + len(k))
+        audio[start:end] += k[:end - start]
+    audio += 0.002 * np.random.default_rng(0).standard_normal(len(audio))   # faint room tone
+    return np.clip(audio, -1, 1).astype(np.float32)
+
+
+def render(out):
+    out = Path(out)
+    bg = background()
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    with av.open(str(out), "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = W, H, "yuv420p"
+        video.options = {"crf": "26", "preset": "slow", "tune": "animation", "threads": "1"}
+        audio = container.add_stream("aac", rate=RATE, layout="mono")
+        audio.bit_rate = 64000
+        for i in range(int(SECONDS * FPS)):
+            vf = av.VideoFrame.from_ndarray(frame(i / FPS, bg, yy, xx), format="rgb24")
+            vf.pts, vf.time_base = i, Fraction(1, FPS)
+            for packet in video.encode(vf):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+        samples = soundtrack()
+        chunk = 1024
+        for start in range(0, len(samples), chunk):
+            af = av.AudioFrame.from_ndarray(samples[None, start:start + chunk], format="flt", layout="mono")
+            af.sample_rate, af.pts, af.time_base = RATE, start, Fraction(1, RATE)
+            for packet in audio.encode(af):
+                container.mux(packet)
+        for packet in audio.encode(None):
+            container.mux(packet)
+    return out
+
+
+if __name__ == "__main__":
+    path = render(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent / "foley_example.mp4")
+    print(f"{path}: {path.stat().st_size} bytes; impacts at " + ", ".join(f"{t:.2f} s" for t, _ in impacts()))

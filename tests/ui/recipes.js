@@ -1,0 +1,343 @@
+// Compact recipes of the shared workflows in workflows/ (built into UI-format JSON by build_workflows.js).
+//
+// A recipe: { name, title, note (markdown), nodes: [...], groups: [{ title, color, nodes: [ids] }] }.
+// A node:   { id, type, col, widgets: { inputName: value }, in: { inputName: 'srcId' | 'srcId.outputName' },
+//             models: [...], size: [w, h] (0 = as created), title }.   `thumbnail`: recipe ids the thumbnail is framed on.
+// Widgets are set by input name (never by position), links by input and output name, so a node that gains an
+// input keeps working. Nodes are stacked top to bottom per column `col`, in the order listed; columns run left
+// to right. A group is drawn around its nodes; nodes of one group must be adjacent in their columns.
+'use strict';
+
+const FOLEY_HUB = 'https://huggingface.co/tencent/HunyuanVideo-Foley';
+const HY_REPACK = 'https://huggingface.co/Comfy-Org/HunyuanVideo_repackaged/resolve/main/split_files';
+
+// `models` metadata (node.properties.models, the front end's convention): the front end lists an entry whose
+// `name` is a widget value of the node and is not found in `directory` in its "missing models" dialog.
+const MODELS = {
+  mmdit: { name: 'hunyuanvideo_foley.pth', url: `${FOLEY_HUB}/resolve/main/hunyuanvideo_foley.pth`, directory: 'foley' },
+  vae: { name: 'vae_128d_48k.pth', url: `${FOLEY_HUB}/resolve/main/vae_128d_48k.pth`, directory: 'foley' },
+  synchformer: { name: 'synchformer_state_dict.pth', url: `${FOLEY_HUB}/resolve/main/synchformer_state_dict.pth`,
+    directory: 'foley' },
+  hunyuan_unet: { name: 'hunyuan_video_t2v_720p_bf16.safetensors',
+    url: `${HY_REPACK}/diffusion_models/hunyuan_video_t2v_720p_bf16.safetensors`, directory: 'diffusion_models' },
+  clip_l: { name: 'clip_l.safetensors', url: `${HY_REPACK}/text_encoders/clip_l.safetensors`, directory: 'text_encoders' },
+  llava: { name: 'llava_llama3_fp8_scaled.safetensors', url: `${HY_REPACK}/text_encoders/llava_llama3_fp8_scaled.safetensors`,
+    directory: 'text_encoders' },
+  hunyuan_vae: { name: 'hunyuan_video_vae_bf16.safetensors', url: `${HY_REPACK}/vae/hunyuan_video_vae_bf16.safetensors`,
+    directory: 'vae' },
+};
+
+const EXAMPLE_VIDEO = 'foley_example.mp4';
+const BALL_PROMPT = 'a rubber ball bouncing on a wooden floor, a hollow knock at every bounce';
+
+// Markdown lines naming the model files a workflow needs and where they go.
+function modelsSection(parts) {
+  const lines = ['### HunyuanVideo-Foley model files', 'Put these into `ComfyUI/models/foley/`:'];
+  const foley = {
+    mmdit: '`hunyuanvideo_foley.pth` (the MMDiT)',
+    vae: '`vae_128d_48k.pth` (the audio VAE)',
+    synchformer: '`synchformer_state_dict.pth` (Synchformer)',
+  };
+  const hub = parts.filter(p => foley[p]).map(p => foley[p]);
+  if (hub.length) lines.push(`- ${hub.join(', ')} from [tencent/HunyuanVideo-Foley](${FOLEY_HUB})`);
+  if (parts.includes('clap')) {
+    lines.push('- the folder `larger_clap_general/` with all files of '
+      + '[laion/larger_clap_general](https://huggingface.co/laion/larger_clap_general)');
+  }
+  if (parts.includes('siglip2')) {
+    lines.push('- the folder `siglip2-base-patch16-512/` with all files of '
+      + '[google/siglip2-base-patch16-512](https://huggingface.co/google/siglip2-base-patch16-512)');
+  }
+  lines.push('', 'Nothing is downloaded for you. The `.pth` files are listed with their links when missing; the two '
+    + 'folders are not (a folder is not one download).');
+  return lines.join('\n');
+}
+
+// --- shared pieces ---------------------------------------------------------------------------------------------
+
+const loaders = (col, parts) => [
+  parts.includes('siglip2') && { id: 'siglip2', type: 'FoleySigLIP2Loader', col, widgets: { folder: 'siglip2-base-patch16-512' } },
+  parts.includes('synchformer') && { id: 'synchformer', type: 'FoleySynchformerLoader', col,
+    widgets: { file: MODELS.synchformer.name }, models: [MODELS.synchformer] },
+  parts.includes('clap') && { id: 'clap', type: 'FoleyCLAPLoader', col, widgets: { folder: 'larger_clap_general' } },
+  parts.includes('mmdit') && { id: 'model', type: 'FoleyModelLoader', col,
+    widgets: { file: MODELS.mmdit.name, weight_dtype: 'default' }, models: [MODELS.mmdit] },
+  parts.includes('vae') && { id: 'vae', type: 'FoleyVAELoader', col, widgets: { file: MODELS.vae.name },
+    models: [MODELS.vae] },
+].filter(Boolean);
+
+const sampler = (col, extra = {}) => ({
+  id: 'sampler', type: 'FoleySampler', col,
+  widgets: { seed: 42, control_after_generate: 'randomize', steps: 50, cfg: 4.5, sampler_name: 'euler',
+    scheduler: 'simple', denoise: 1.0, ...extra.widgets },
+  in: { model: 'model', positive: 'cond.positive', negative: 'cond.negative', latent: 'cond.latent', ...extra.in },
+});
+
+const textEncode = (col, prompt) => ({
+  id: 'text', type: 'FoleyTextEncode', col, widgets: { prompt, negative_prompt: 'noisy, harsh' }, in: { clap: 'clap' },
+});
+
+const decodeMuxSave = (col, video, prefix) => [
+  { id: 'decode', type: 'FoleyVAEDecode', col, in: { vae: 'vae', latent: 'sampler' } },
+  { id: 'preview', type: 'PreviewAudio', col, in: { audio: 'decode' } },
+  { id: 'mux', type: 'FoleyMuxVideo', col, widgets: { batch_index: 0, audio_codec: 'aac', video_range: 'whole video' },
+    in: { video, audio: 'decode' } },
+  { id: 'save', type: 'SaveVideo', col: col + 1, widgets: { filename_prefix: prefix, format: 'auto', codec: 'auto' },
+    in: { video: 'mux' } },
+];
+
+const GROUP = { models: 'blue', input: 'green', features: 'cyan', sample: 'purple', output: 'yellow', video: 'brown' };
+
+// --- the six workflows -----------------------------------------------------------------------------------------
+
+const videoToFoley = {
+  name: 'video_to_foley',
+  thumbnail: ['video', 'visual', 'sync', 'text', 'cond', 'sampler'],
+  title: 'Video to Foley',
+  note: [
+    '## Video to Foley',
+    'Makes 48 kHz Foley audio for a video with HunyuanVideo-Foley and puts it into the video as its sound track.',
+    '',
+    '1. **Load Video**: your clip (up to 15 s; for a longer one set the same `start_time` and `duration` on both '
+      + 'encoders). `foley_example.mp4` is a bouncing ball.',
+    '2. **Foley Text Encode**: describe the sound.',
+    '3. **Run**. Save Video writes the video with the new audio; Preview Audio plays the audio alone.',
+    '',
+    'SigLIP2 sees *what* is on screen (8 fps), Synchformer *when* things happen (25 fps), CLAP reads the prompt. '
+      + '50 steps at cfg 4.5 are the official settings.',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
+    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    textEncode(2, BALL_PROMPT),
+    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    sampler(4),
+    ...decodeMuxSave(5, 'video', 'foley/video_to_foley'),
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Video', color: GROUP.input, nodes: ['video'] },
+    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+    { title: 'Sample', color: GROUP.sample, nodes: ['cond', 'sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+  ],
+};
+
+const HUNYUAN_PROMPT = 'Close-up of water being poured from a glass jug into a clear drinking glass on a wooden '
+  + 'kitchen table, soft morning light, static camera, realistic.';
+
+const hunyuanT2vToFoley = {
+  name: 'hunyuanvideo_t2v_to_foley',
+  title: 'HunyuanVideo text to video, then Foley',
+  note: [
+    '## HunyuanVideo text to video, with Foley sound',
+    'The top half is ComfyUI\'s HunyuanVideo text-to-video graph (848x480, 73 frames at 24 fps). Its frames become '
+      + 'a VIDEO (Create Video) that HunyuanVideo-Foley listens to: the bottom half makes the sound and muxes it in.',
+    '',
+    '- **Picture prompt**: CLIP Text Encode.',
+    '- **Sound prompt**: Foley Text Encode.',
+    '',
+    '### HunyuanVideo files',
+    '- `models/diffusion_models/hunyuan_video_t2v_720p_bf16.safetensors`',
+    '- `models/text_encoders/clip_l.safetensors` and `llava_llama3_fp8_scaled.safetensors`',
+    '- `models/vae/hunyuan_video_vae_bf16.safetensors`',
+    '',
+    'from [Comfy-Org/HunyuanVideo_repackaged](https://huggingface.co/Comfy-Org/HunyuanVideo_repackaged) '
+      + '(offered for download when missing).',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].join('\n'),
+  nodes: [
+    { id: 'unet', type: 'UNETLoader', col: 0, widgets: { unet_name: MODELS.hunyuan_unet.name, weight_dtype: 'default' },
+      models: [MODELS.hunyuan_unet], size: [360, 0] },
+    { id: 'clip', type: 'DualCLIPLoader', col: 0,
+      widgets: { clip_name1: MODELS.clip_l.name, clip_name2: MODELS.llava.name, type: 'hunyuan_video', device: 'default' },
+      models: [MODELS.clip_l, MODELS.llava] },
+    { id: 'hyvae', type: 'VAELoader', col: 0, widgets: { vae_name: MODELS.hunyuan_vae.name }, models: [MODELS.hunyuan_vae] },
+    { id: 'picture', type: 'CLIPTextEncode', col: 1, widgets: { text: HUNYUAN_PROMPT }, in: { clip: 'clip' },
+      title: 'CLIP Text Encode (picture prompt)' },
+    { id: 'guidance', type: 'FluxGuidance', col: 1, widgets: { guidance: 6.0 }, in: { conditioning: 'picture' } },
+    { id: 'latent', type: 'EmptyHunyuanLatentVideo', col: 1, widgets: { width: 848, height: 480, length: 73, batch_size: 1 } },
+    { id: 'shift', type: 'ModelSamplingSD3', col: 2, widgets: { shift: 7.0 }, in: { model: 'unet' } },
+    { id: 'ksampler', type: 'KSamplerSelect', col: 2, widgets: { sampler_name: 'euler' } },
+    { id: 'scheduler', type: 'BasicScheduler', col: 2, widgets: { scheduler: 'simple', steps: 20, denoise: 1.0 },
+      in: { model: 'shift' } },
+    { id: 'noise', type: 'RandomNoise', col: 2, widgets: { noise_seed: 42, control_after_generate: 'randomize' } },
+    { id: 'guider', type: 'BasicGuider', col: 3, in: { model: 'shift', conditioning: 'guidance' } },
+    { id: 'hysample', type: 'SamplerCustomAdvanced', col: 3,
+      in: { noise: 'noise', guider: 'guider', sampler: 'ksampler', sigmas: 'scheduler', latent_image: 'latent' } },
+    { id: 'hydecode', type: 'VAEDecodeTiled', col: 4,
+      widgets: { tile_size: 256, overlap: 64, temporal_size: 64, temporal_overlap: 8 },
+      in: { samples: 'hysample.output', vae: 'hyvae' } },
+    { id: 'video', type: 'CreateVideo', col: 4, widgets: { fps: 24 }, in: { images: 'hydecode' } },
+    // Foley part (bottom row)
+    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'visual', type: 'FoleyVisualEncode', col: 1, in: { siglip2: 'siglip2', video: 'video' } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 1, in: { synchformer: 'synchformer', video: 'video' } },
+    { ...textEncode(1, 'water pouring into a glass, splashing and gurgling, a jug set down on a wooden table'),
+      title: 'Foley Text Encode (sound prompt)' },
+    { id: 'cond', type: 'FoleyConditioning', col: 2, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    sampler(3),
+    ...decodeMuxSave(4, 'video', 'foley/hunyuanvideo_foley'),
+  ],
+  groups: [
+    { title: 'HunyuanVideo models', color: GROUP.models, nodes: ['unet', 'clip', 'hyvae'] },
+    { title: 'Picture prompt', color: GROUP.input, nodes: ['picture', 'guidance', 'latent'] },
+    { title: 'Sample the video', color: GROUP.video, nodes: ['shift', 'ksampler', 'scheduler', 'noise', 'guider', 'hysample'] },
+    { title: 'Frames to VIDEO', color: GROUP.video, nodes: ['hydecode', 'video'] },
+    { title: 'Foley (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Sound prompt and features', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+    { title: 'Sample the sound', color: GROUP.sample, nodes: ['cond', 'sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+  ],
+  // two bands: the HunyuanVideo part on top, the Foley part below (nodes of each band start at its top)
+  bands: [['unet', 'clip', 'hyvae', 'picture', 'guidance', 'latent', 'shift', 'ksampler', 'scheduler', 'noise',
+    'guider', 'hysample', 'hydecode', 'video']],
+};
+
+const textToAudio = {
+  name: 'text_to_audio',
+  title: 'Text to audio',
+  note: [
+    '## Text to audio',
+    'HunyuanVideo-Foley without a video: the prompt alone makes `duration` seconds (up to 15) of 48 kHz audio. '
+      + 'The video features are replaced by the model\'s learned "no video" features (not an official mode of '
+      + 'the model, which was trained for video).',
+    '',
+    'Set the prompt and the duration in Foley Conditioning, then Run. Save Audio writes a FLAC file.',
+    '',
+    modelsSection(['mmdit', 'vae', 'clap']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['clap', 'mmdit', 'vae']),
+    textEncode(1, 'heavy rain on a tin roof, distant rolling thunder'),
+    { id: 'cond', type: 'FoleyConditioning', col: 1, widgets: { duration: 5.0, batch_size: 1 }, in: { text: 'text' } },
+    sampler(2),
+    { id: 'decode', type: 'FoleyVAEDecode', col: 3, in: { vae: 'vae', latent: 'sampler' } },
+    { id: 'preview', type: 'PreviewAudio', col: 4, in: { audio: 'decode' } },
+    { id: 'save', type: 'SaveAudio', col: 4, widgets: { filename_prefix: 'foley/text_to_audio' }, in: { audio: 'decode' } },
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['clap', 'model', 'vae'] },
+    { title: 'Prompt and length', color: GROUP.features, nodes: ['text', 'cond'] },
+    { title: 'Sample', color: GROUP.sample, nodes: ['sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'save'] },
+  ],
+};
+
+const stockSamplers = {
+  name: 'stock_samplers',
+  thumbnail: ['video', 'visual', 'sync', 'text', 'cond', 'shift', 'guider', 'scheduler', 'ksampler', 'noise', 'sampler'],
+  title: 'Video to Foley with the stock samplers',
+  note: [
+    '## Video to Foley through ComfyUI\'s own sampler nodes',
+    'The Foley model is a regular ComfyUI MODEL, so the custom-sampling nodes drive it: Model Sampling SD3 sets '
+      + 'the flow shift, CFG Guider the guidance, Basic Scheduler the steps, K Sampler Select the sampler.',
+    '',
+    'With shift 1.0, euler, simple, 50 steps and cfg 4.5 this is the official sampling (what Foley Sampler '
+      + 'does). Try other samplers, schedulers or a larger shift from there.',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
+    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    textEncode(2, BALL_PROMPT),
+    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    { id: 'shift', type: 'ModelSamplingSD3', col: 3, widgets: { shift: 1.0 }, in: { model: 'model' } },
+    { id: 'guider', type: 'CFGGuider', col: 4, widgets: { cfg: 4.5 },
+      in: { model: 'shift', positive: 'cond.positive', negative: 'cond.negative' } },
+    { id: 'scheduler', type: 'BasicScheduler', col: 4, widgets: { scheduler: 'simple', steps: 50, denoise: 1.0 },
+      in: { model: 'shift' } },
+    { id: 'ksampler', type: 'KSamplerSelect', col: 4, widgets: { sampler_name: 'euler' } },
+    { id: 'noise', type: 'RandomNoise', col: 4, widgets: { noise_seed: 42, control_after_generate: 'randomize' } },
+    { id: 'sampler', type: 'SamplerCustomAdvanced', col: 5,
+      in: { noise: 'noise', guider: 'guider', sampler: 'ksampler', sigmas: 'scheduler', latent_image: 'cond.latent' } },
+    ...decodeMuxSave(6, 'video', 'foley/stock_samplers'),
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Video', color: GROUP.input, nodes: ['video'] },
+    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+    { title: 'Stock custom sampling', color: GROUP.sample,
+      nodes: ['cond', 'shift', 'guider', 'scheduler', 'ksampler', 'noise', 'sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+  ],
+};
+
+const textSteeredFoley = {
+  name: 'text_steered_foley',
+  thumbnail: ['video', 'sync', 'text', 'cond', 'sampler'],
+  title: 'Text-steered Foley (timing from the video)',
+  note: [
+    '## Text-steered Foley',
+    'Only Synchformer looks at the video: it says *when* things happen. Without SigLIP2 the picture does not say '
+      + '*what* sounds, so the prompt decides it: the same bounces can become a basketball in a gym, footsteps, '
+      + 'or drum hits.',
+    '',
+    'Set the clip in Load Video and the sound in Foley Text Encode, then Run.',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    textEncode(2, 'a basketball bouncing on a hardwood gym floor, loud echoing bounces'),
+    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', sync: 'sync' } },
+    sampler(4),
+    ...decodeMuxSave(5, 'video', 'foley/text_steered'),
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Video', color: GROUP.input, nodes: ['video'] },
+    { title: 'When (video) and what (prompt)', color: GROUP.features, nodes: ['sync', 'text'] },
+    { title: 'Sample', color: GROUP.sample, nodes: ['cond', 'sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+  ],
+};
+
+const audioToAudio = {
+  name: 'audio_to_audio_variation',
+  thumbnail: ['video', 'components', 'encode', 'visual', 'sync', 'text', 'cond', 'sampler'],
+  title: 'Audio to audio variation',
+  note: [
+    '## Audio-to-audio variation',
+    'Starts from the video\'s own sound track instead of noise: Foley VAE Encode turns it into a latent, and '
+      + 'Foley Sampler with `denoise` 0.6 re-draws it under the video and the prompt. Lower `denoise` keeps more of '
+      + 'the original, 1.0 ignores it.',
+    '',
+    'The sound track is muxed back into the video in place of the original.',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
+    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' } },
+    { id: 'encode', type: 'FoleyVAEEncode', col: 1, in: { vae: 'vae', audio: 'components.audio' } },
+    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    textEncode(2, 'a rubber ball bouncing on a wooden floor in a large empty hall, reverberant knocks'),
+    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    sampler(4, { widgets: { denoise: 0.6 }, in: { latent: 'encode' } }),
+    ...decodeMuxSave(5, 'video', 'foley/audio_to_audio'),
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Video and its sound track', color: GROUP.input, nodes: ['video', 'components', 'encode'] },
+    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+    { title: 'Re-draw the audio (denoise 0.6)', color: GROUP.sample, nodes: ['cond', 'sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+  ],
+};
+
+const RECIPES = [videoToFoley, hunyuanT2vToFoley, textToAudio, stockSamplers, textSteeredFoley, audioToAudio];
+
+module.exports = { RECIPES, MODELS, EXAMPLE_VIDEO };

@@ -1,0 +1,248 @@
+// The browser half of tests/test_ui.py: one headless Chromium session against a running ComfyUI that has the
+// pack, the tiny models and foley_example.mp4. It opens each shared workflow from the template browser as a user
+// does, runs some from the Run button, and writes what it saw to a JSON file that the Python tests check.
+//
+//     node tests/ui/ui_suite.js BASE_URL CONFIG.json RESULTS.json ARTIFACT_DIR
+//
+// CONFIG: { "module": "<the pack's folder under custom_nodes>", "workflows": [names],
+//           "run": [names queued from the UI], "steps": 2, "example_video": "foley_example.mp4" }
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { launch, openComfy, unexpected } = require('./lib');
+
+const HUNYUAN = 'hunyuanvideo_t2v_to_foley';
+// the HunyuanVideo part of workflow 2, replaced for the run by frames from the example clip
+const HUNYUAN_NODES = ['UNETLoader', 'DualCLIPLoader', 'VAELoader', 'CLIPTextEncode', 'FluxGuidance',
+  'EmptyHunyuanLatentVideo', 'ModelSamplingSD3', 'KSamplerSelect', 'BasicScheduler', 'RandomNoise', 'BasicGuider',
+  'SamplerCustomAdvanced', 'VAEDecodeTiled'];
+
+const since = (errors, n) => unexpected(errors.slice(n));
+
+async function resetSeen(page) {
+  await page.evaluate(() => {
+    const s = window.__seen;
+    s.missingNodes.length = 0; s.missingModels.length = 0; s.queued.length = 0; s.queueErrors.length = 0;
+    s.events.length = 0;
+  });
+}
+
+// Visible dialogs (PrimeVue) -> their text, e.g. a missing-nodes or missing-models warning.
+const dialogs = page => page.evaluate(() => [...document.querySelectorAll('.p-dialog')]
+  .filter(d => d.getBoundingClientRect().width > 0).map(d => d.innerText.trim().slice(0, 1000)));
+
+async function closeDialogs(page) {
+  for (let i = 0; i < 3 && (await dialogs(page)).length; i++) {
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(300);
+  }
+}
+
+async function settle(page) {
+  await page.waitForFunction(() => window.__fb.previewsReady(), null, { timeout: 30000 });
+  await page.evaluate(() => window.__fb.settleSizes());
+}
+
+// The template browser as a user sees it, on the pack's own category (its folder name, under "Extensions").
+async function openTemplateBrowser(page, module, names) {
+  await page.evaluate(() => window.app.extensionManager.command.execute('Comfy.BrowseTemplates'));
+  const dialog = page.locator('.p-dialog').filter({ hasText: 'Templates' }).first();
+  await dialog.waitFor({ state: 'visible', timeout: 30000 });
+  await dialog.getByText(module, { exact: true }).first().click();
+  for (const name of names) await dialog.getByText(name, { exact: true }).first().waitFor({ timeout: 30000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('.p-dialog img')].every(i => i.complete),
+    null, { timeout: 30000 });
+  return dialog;
+}
+
+async function listTemplates(page, module, names, artifacts) {
+  const dialog = await openTemplateBrowser(page, module, names);
+  await page.waitForTimeout(500);
+  const cards = await page.evaluate(() => [...document.querySelectorAll('.p-dialog img')].map(img => ({
+    src: img.getAttribute('src'), loaded: img.complete && img.naturalWidth > 0,
+    width: img.naturalWidth, height: img.naturalHeight })));
+  const text = await dialog.innerText();
+  await page.screenshot({ path: path.join(artifacts, 'template_browser.png') });
+  await page.keyboard.press('Escape');
+  await page.waitForTimeout(300);
+  return { cards, text };
+}
+
+// Open a workflow the way the template browser does: click its card.
+async function openFromTemplateBrowser(page, module, name) {
+  const dialog = await openTemplateBrowser(page, module, [name]);
+  const loaded = page.waitForFunction(n => (window.app.extensionManager.workflow?.activeWorkflow?.filename ?? '')
+    .startsWith(n) && window.app.graph.nodes.length > 0, name, { timeout: 30000 });
+  await dialog.getByText(name, { exact: true }).first().click();
+  await loaded;
+  await dialog.waitFor({ state: 'hidden', timeout: 30000 });
+}
+
+async function openWorkflow(page, errors, module, name, artifacts) {
+  const n0 = errors.length;
+  await resetSeen(page);
+  await closeDialogs(page);
+  await openFromTemplateBrowser(page, module, name);
+  await settle(page);
+  await page.waitForTimeout(500);
+  const info = await page.evaluate(() => ({
+    nodeTypes: window.app.graph.nodes.map(n => n.type),
+    unregistered: window.app.graph.nodes.map(n => n.type).filter(t => !(t in window.LiteGraph.registered_node_types)),
+    groups: (window.app.graph.groups || []).map(g => g.title),
+    layoutProblems: window.__fb.checkLayout(),
+    missingNodes: window.__seen.missingNodes, missingModels: window.__seen.missingModels,
+    activeWorkflow: window.app.extensionManager.workflow?.activeWorkflow?.filename ?? null,
+  }));
+  info.dialogs = await dialogs(page);
+  const shot = path.join(artifacts, `${name}.png`);
+  await page.screenshot({ path: shot });
+  info.screenshot = shot;
+  info.errors = since(errors, n0);
+  return info;
+}
+
+async function setSteps(page, steps) {
+  return page.evaluate(s => {
+    const changed = [];
+    for (const n of window.app.graph.nodes) {
+      for (const w of n.widgets || []) {
+        if (w.name === 'steps') { w.value = s; changed.push(n.type); }
+      }
+    }
+    window.app.graph.setDirtyCanvas(true, true);
+    return changed;
+  }, steps);
+}
+
+// Workflow 2 without HunyuanVideo: frames of the example clip (LoadVideo -> GetVideoComponents) go into the
+// same Create Video, which feeds the Foley part as before.
+async function replaceHunyuanPart(page, video) {
+  return page.evaluate(([remove, file]) => {
+    const { app, LiteGraph: LG } = window;
+    const g = app.graph;
+    const create = g.nodes.find(n => n.type === 'CreateVideo');
+    for (const n of [...g.nodes]) if (remove.includes(n.type)) g.remove(n);
+    const load = LG.createNode('LoadVideo');
+    g.add(load);
+    load.pos = [create.pos[0] - 700, create.pos[1]];
+    load.widgets.find(w => w.name === 'file').value = file;
+    const parts = LG.createNode('GetVideoComponents');
+    g.add(parts);
+    parts.pos = [create.pos[0] - 350, create.pos[1]];
+    load.connect(0, parts, parts.findInputSlot('video'));
+    parts.connect(parts.findOutputSlot('images'), create, create.findInputSlot('images'));
+    g.setDirtyCanvas(true, true);
+    return g.nodes.map(n => n.type);
+  }, [HUNYUAN_NODES, video]);
+}
+
+// Press Run and wait for the prompt to finish. -> { status, prompt_id, error, outputs, queue_errors, seconds }
+async function runFromUi(page, baseUrl, timeoutMs = 300000) {
+  await resetSeen(page);
+  const t0 = Date.now();
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.waitForFunction(() => window.__seen.queued.length || window.__seen.queueErrors.length, null,
+    { timeout: 30000 });
+  const seen = await page.evaluate(() => window.__seen);
+  if (!seen.queued.length) return { status: 'not queued', queue_errors: seen.queueErrors };
+  const id = seen.queued[0].prompt_id;
+  await page.waitForFunction(pid => window.__seen.events.some(e => e.data && e.data.prompt_id === pid
+    && ['execution_success', 'execution_error', 'execution_interrupted'].includes(e.type)), id, { timeout: timeoutMs });
+  const seconds = (Date.now() - t0) / 1000;
+  const events = await page.evaluate(() => window.__seen.events);
+  const end = events.find(e => e.data && e.data.prompt_id === id && e.type !== 'execution_start' && e.type !== 'executed');
+  const history = await page.evaluate(async ([u, pid]) => (await fetch(`${u}api/history/${pid}`)).json(), [baseUrl, id]);
+  return {
+    status: end.type === 'execution_success' ? 'success' : end.type,
+    prompt_id: id, seconds,
+    error: end.type === 'execution_error' ? { node_type: end.data.node_type, message: end.data.exception_message,
+      traceback: (end.data.traceback || []).join('') } : null,
+    outputs: (history[id] || {}).outputs || {},
+    node_errors: seen.queued[0].node_errors,
+  };
+}
+
+// The <video> the front end shows on the Save Video node for `filename` -> its duration in the page.
+async function previewDuration(page, filename) {
+  const handle = await page.waitForFunction(f => {
+    const v = [...document.querySelectorAll('video')].find(x => (x.currentSrc || x.src || '').includes(f));
+    if (!v) return null;
+    if (v.error) return { error: v.error.code };
+    return v.readyState >= 1 && Number.isFinite(v.duration) ? { duration: v.duration, src: v.currentSrc || v.src } : null;
+  }, encodeURIComponent(filename), { timeout: 30000 });
+  return handle.jsonValue();
+}
+
+// A loader whose file is missing: the front end lists it (with its directory) in the missing-models dialog.
+async function missingModelProbe(page, workflowPath, artifacts) {
+  const wf = JSON.parse(fs.readFileSync(workflowPath, 'utf8'));
+  const node = wf.nodes.find(n => n.type === 'FoleyModelLoader');
+  const missing = 'hunyuanvideo_foley_not_there.pth';
+  node.widgets_values = node.widgets_values.map(v => (v === node.properties.models[0].name ? missing : v));
+  node.properties.models[0].name = missing;
+  await resetSeen(page);
+  await closeDialogs(page);
+  await page.evaluate(w => window.app.loadGraphData(w, true, true, 'missing_model_probe'), wf);
+  await page.waitForFunction(() => window.__seen.missingModels.length, null, { timeout: 30000 });
+  await page.waitForTimeout(1000);
+  const result = { warned: await page.evaluate(() => window.__seen.missingModels), dialogs: await dialogs(page) };
+  await page.screenshot({ path: path.join(artifacts, 'missing_model_probe.png') });
+  await closeDialogs(page);
+  return result;
+}
+
+(async () => {
+  const [base, configPath, outPath, artifacts] = process.argv.slice(2);
+  const config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
+  const url = base.replace(/\/?$/, '/');
+  fs.mkdirSync(artifacts, { recursive: true });
+  const results = { open: {}, runs: {} };
+  const write = () => fs.writeFileSync(outPath, JSON.stringify(results, null, 1));
+  const t0 = Date.now();
+  const { ctx, close } = await launch({ width: 1600, height: 1000 });
+  try {
+    const { page, errors, templateResponses } = await openComfy(ctx, url);
+    results.template_responses = templateResponses;   // filled as the browser fetches; written at the end
+    results.ready_s = (Date.now() - t0) / 1000;
+    results.startup_errors = since(errors, 0);
+    results.templates_api = await page.evaluate(async u => (await fetch(`${u}api/workflow_templates`)).json(), url);
+    let n0 = errors.length;
+    results.template_browser = await listTemplates(page, config.module, config.workflows, artifacts);
+    results.template_browser.errors = since(errors, n0);
+    write();
+
+    for (const name of config.workflows) {
+      const t = Date.now();
+      results.open[name] = await openWorkflow(page, errors, config.module, name, artifacts);
+      results.open[name].seconds = (Date.now() - t) / 1000;
+      write();
+      if (!config.run.includes(name)) continue;
+      n0 = errors.length;
+      const run = { steps_set_on: await setSteps(page, config.steps) };
+      if (name === HUNYUAN) {
+        run.api_prompt = (await page.evaluate(() => window.app.graphToPrompt())).output;   // before the swap
+        run.nodes_after_swap = await replaceHunyuanPart(page, config.example_video);
+      }
+      Object.assign(run, await runFromUi(page, url));
+      const saved = Object.values(run.outputs || {}).flatMap(o => o.images || []).filter(i => /\.(mp4|webm|mov)$/.test(i.filename));
+      if (run.status === 'success' && saved.length) {
+        await page.waitForTimeout(500);
+        run.preview = await previewDuration(page, saved[0].filename).catch(e => ({ error: String(e) }));
+      }
+      await page.screenshot({ path: path.join(artifacts, `${name}_run.png`) });
+      run.errors = since(errors, n0);
+      results.runs[name] = run;
+      write();
+    }
+    n0 = errors.length;
+    results.missing_model_probe = await missingModelProbe(page, config.probe_workflow, artifacts);
+    results.missing_model_probe.errors = since(errors, n0);
+    results.all_errors = errors;
+  } catch (e) {
+    results.crash = String(e && e.stack || e);
+  } finally {
+    results.total_s = (Date.now() - t0) / 1000;
+    write();
+    await close();
+  }
+})().catch(e => { console.error(e); process.exit(2); });
