@@ -191,13 +191,15 @@ def _chunked(run, x, length, chunk, context, out_per_frame, in_per_frame):
     """run() over pieces of `chunk` latent frames of x (with `context` frames on each side), joined."""
     if length <= chunk + 2 * context:
         return run(x)
-    pieces = []
+    joined = None  # filled piece by piece: no list of pieces and second copy for a concatenation
     for start in range(0, length, chunk):
         lo, hi = max(0, start - context), min(length, start + chunk + context)
         out = run(x[..., lo * in_per_frame:hi * in_per_frame])
-        first = (start - lo) * out_per_frame
-        pieces.append(out[..., first:first + (min(start + chunk, length) - start) * out_per_frame])
-    return torch.cat(pieces, dim=-1)
+        if joined is None:
+            joined = out.new_empty(*out.shape[:-1], length * out_per_frame)
+        first, size = (start - lo) * out_per_frame, (min(start + chunk, length) - start) * out_per_frame
+        joined[..., start * out_per_frame:start * out_per_frame + size] = out[..., first:first + size]
+    return joined
 
 
 def dac_config_from_state_dict(sd):

@@ -12,7 +12,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from .media import _as_channels_first, _check_rate, _encode_audio, _layout, _open_input, _source_name, _video_stream
+from .media import _as_channels_first, _check_rate, _layout, _open_input, _source_name, _video_stream
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +37,43 @@ def _check_output(out_path, codec):
                          f"({out_path}); use one of {', '.join(_AUDIO_CONTAINERS[codec])}")
 
 
-def _placed_audio(waveform, sample_rate, audio_start, mono_to_stereo):
-    """[C, N] float32 with `audio_start` seconds of silence in front."""
-    wave = _as_channels_first(waveform)
-    _check_rate(sample_rate)
-    if audio_start < 0:
-        raise ValueError(f"audio_start must be >= 0, got {audio_start!r}")
-    if mono_to_stereo and wave.shape[0] == 1:
-        wave = np.repeat(wave, 2, axis=0)  # pan=stereo|c0=c0|c1=c0 of the official call
-    lead = round(audio_start * sample_rate)
-    return np.pad(wave, ((0, 0), (lead, 0))) if lead else wave
+class _PlacedAudio:
+    """The track to write: `audio_start` seconds of silence, then the waveform, mono duplicated to stereo
+    (pan=stereo|c0=c0|c1=c0 of the official call), built chunk by chunk as it is encoded, so a long track
+    is never held padded or doubled."""
+
+    def __init__(self, waveform, sample_rate, audio_start, mono_to_stereo):
+        self.wave = _as_channels_first(waveform)
+        _check_rate(sample_rate)
+        if audio_start < 0:
+            raise ValueError(f"audio_start must be >= 0, got {audio_start!r}")
+        self.lead = round(audio_start * sample_rate)
+        self.channels = 2 if mono_to_stereo and self.wave.shape[0] == 1 else self.wave.shape[0]
+        self.length = self.lead + self.wave.shape[1]
+
+    def chunks(self, size=1 << 16):
+        for start in range(0, self.length, size):
+            end = min(start + size, self.length)
+            chunk = np.zeros((self.wave.shape[0], end - start), np.float32)
+            lo, hi = max(start, self.lead), end
+            if hi > lo:
+                chunk[:, lo - start:] = self.wave[:, lo - self.lead:hi - self.lead]
+            yield start, np.ascontiguousarray(np.broadcast_to(chunk, (self.channels, chunk.shape[1])))
 
 
-def _audio_packets(out, codec, wave, sample_rate, bitrate):
-    stream = out.add_stream(AUDIO_CODECS[codec], rate=sample_rate, layout=_layout(wave.shape[0]))
+def _audio_packets(out, codec, track, sample_rate, bitrate):
+    stream = out.add_stream(AUDIO_CODECS[codec], rate=sample_rate, layout=_layout(track.channels))
     if codec == "aac":
         stream.bit_rate = bitrate
-    return _encode_audio(stream, wave, sample_rate)
+    ctx = stream.codec_context
+    resampler = av.AudioResampler(format=ctx.format, layout=ctx.layout, rate=sample_rate)
+    packets = []  # compressed: small next to the samples
+    for start, chunk in track.chunks():
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=_layout(track.channels))
+        frame.sample_rate, frame.pts = sample_rate, start
+        packets += [p for f in resampler.resample(frame) for p in stream.encode(f)]
+    packets += [p for f in resampler.resample(None) for p in stream.encode(f)]
+    return packets + list(stream.encode(None))
 
 
 def _interleave(out, video_packets, audio_packets):
@@ -127,7 +147,7 @@ def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="a
     """
     out_path = os.fspath(out_path)
     _check_output(out_path, codec)
-    wave = _placed_audio(waveform, sample_rate, audio_start, mono_to_stereo)
+    track = _PlacedAudio(waveform, sample_rate, audio_start, mono_to_stereo)
     name = _source_name(video_source)
     with _open_input(video_source, name) as src:
         in_video = _video_stream(src, name)
@@ -154,7 +174,7 @@ def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="a
                     video_packets = _encoded(_window_frames(src, in_video, window or (-math.inf, math.inf)),
                                              rate, out)
                     video_packets = _started(video_packets)  # the video stream exists before the audio's
-                _interleave(out, video_packets, _audio_packets(out, codec, wave, sample_rate, bitrate))
+                _interleave(out, video_packets, _audio_packets(out, codec, track, sample_rate, bitrate))
         except av.error.FFmpegError as e:
             raise RuntimeError(f"cannot write {codec} audio and the video of {name} into {out_path}: {e}") from e
 
@@ -189,7 +209,7 @@ def encode_video_with_audio(frames, fps, waveform, sample_rate, out_path, codec=
         raise ValueError(f"fps must be > 0, got {fps!r}")
     if len(frames) == 0:
         raise ValueError("the video has 0 frames")
-    wave = _placed_audio(waveform, sample_rate, audio_start, mono_to_stereo)
+    track = _PlacedAudio(waveform, sample_rate, audio_start, mono_to_stereo)
     rate = Fraction(fps).limit_denominator(1001000)
     first, last = 0, len(frames)
     if window is not None:
@@ -199,6 +219,6 @@ def encode_video_with_audio(frames, fps, waveform, sample_rate, out_path, codec=
     try:
         with av.open(out_path, "w") as out:
             video_packets = _started(_encoded((_rgb_u8(frames[i]) for i in range(first, last)), rate, out))
-            _interleave(out, video_packets, _audio_packets(out, codec, wave, sample_rate, bitrate))
+            _interleave(out, video_packets, _audio_packets(out, codec, track, sample_rate, bitrate))
     except av.error.FFmpegError as e:
         raise RuntimeError(f"cannot encode the video with {codec} audio into {out_path}: {e}") from e

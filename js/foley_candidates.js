@@ -1,0 +1,186 @@
+// Candidates view of "Foley Select Best": the video plays with the selected candidate's audio; under it one
+// spectrogram strip per candidate, placed on the video's timeline, with its scores and a shared playhead.
+// A click on a strip selects that candidate: it is heard at once and, through the node's `choice` widget,
+// passed downstream on the next run.
+import { app } from "../../scripts/app.js";
+import { api } from "../../scripts/api.js";
+
+const STYLE = `
+.foley-candidates { display: flex; flex-direction: column; gap: 4px; width: 100%; height: 100%; color: #ddd;
+  font: 11px/1.3 sans-serif; box-sizing: border-box; overflow: hidden; }
+.foley-candidates video { width: 100%; max-height: 220px; background: #000; flex: none; }
+.foley-candidates .foley-transport { display: flex; gap: 6px; align-items: center; flex: none; }
+.foley-candidates .foley-strips { position: relative; display: flex; flex-direction: column; gap: 3px; flex: none; }
+.foley-candidate { display: flex; align-items: center; gap: 6px; cursor: pointer; border-radius: 3px;
+  padding: 1px 2px; border: 1px solid transparent; }
+.foley-candidate[data-selected="true"] { border-color: #6cf; background: rgba(102, 204, 255, 0.12); }
+.foley-candidate .foley-label { width: 150px; flex: none; white-space: nowrap; overflow: hidden; }
+.foley-candidate .foley-timeline { position: relative; flex: 1; height: 36px; background: #181818; }
+.foley-candidate .foley-timeline img { position: absolute; top: 0; height: 100%; image-rendering: auto; }
+.foley-playhead { position: absolute; top: 0; bottom: 0; width: 2px; background: #f55; pointer-events: none; }
+.foley-best { color: #8f8; font-weight: bold; }
+`;
+
+function viewUrl(file) {
+  const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder ?? "", type: file.type });
+  return api.apiURL(`/view?${query}`);
+}
+
+function label(candidate, best) {
+  const clap = candidate.clap === null || candidate.clap === undefined ? "–" : candidate.clap.toFixed(3);
+  const offset = (candidate.offset >= 0 ? "+" : "") + candidate.offset.toFixed(2);
+  return `#${candidate.index}${candidate.index === best ? " <span class=\"foley-best\">best</span>" : ""}` +
+    `<br>DeSync ${candidate.desync.toFixed(2)} s · ${offset} s · CLAP ${clap}`;
+}
+
+class CandidatesView {
+  constructor(node) {
+    this.node = node;
+    this.root = document.createElement("div");
+    this.root.className = "foley-candidates";
+    this.widget = node.addDOMWidget("foley_candidates", "foley_candidates", this.root, {
+      serialize: false, getMinHeight: () => this.height(), getMaxHeight: () => this.height(),
+    });
+    this.view = null;
+  }
+
+  height() {
+    const rows = this.view ? this.view.candidates.length : 0;
+    return (this.view?.video ? 230 : 30) + rows * 42 + 8;
+  }
+
+  // seconds of the timeline the strips are drawn on: the video's, or the audio window's without a video
+  span() {
+    const duration = this.video?.duration;
+    return Number.isFinite(duration) && duration > 0 ? duration : this.view.start_time + this.view.seconds;
+  }
+
+  clock() {  // where the playhead is, in video seconds
+    return this.video ? this.video.currentTime : this.view.start_time + this.audio.currentTime;
+  }
+
+  show(view) {
+    this.view = view;
+    this.root.replaceChildren();
+    this.audio = new Audio();
+    this.audio.preload = "auto";
+    this.video = null;
+    if (view.video) {
+      this.video = document.createElement("video");
+      this.video.src = viewUrl(view.video);
+      this.video.controls = true;
+      this.video.muted = true;  // the sound is the selected candidate's, played in step with the picture
+      for (const event of ["play", "pause", "seeked", "ratechange"]) {
+        this.video.addEventListener(event, () => this.follow());
+      }
+      this.video.addEventListener("loadedmetadata", () => this.layout());
+      this.root.append(this.video);
+    } else {
+      const transport = document.createElement("div");
+      transport.className = "foley-transport";
+      const play = document.createElement("button");
+      play.textContent = "play / pause";
+      play.onclick = () => (this.audio.paused ? this.audio.play() : this.audio.pause());
+      transport.append(play, document.createTextNode("no video connected: audio only"));
+      this.root.append(transport);
+    }
+    this.strips = document.createElement("div");
+    this.strips.className = "foley-strips";
+    this.rows = view.candidates.map(candidate => {
+      const row = document.createElement("div");
+      row.className = "foley-candidate";
+      row.dataset.index = candidate.index;
+      row.dataset.desync = candidate.desync;
+      row.dataset.clap = candidate.clap ?? "";
+      const text = document.createElement("div");
+      text.className = "foley-label";
+      text.innerHTML = label(candidate, view.best);
+      const timeline = document.createElement("div");
+      timeline.className = "foley-timeline";
+      const image = document.createElement("img");
+      image.src = viewUrl(candidate.spectrogram);
+      image.alt = `spectrogram of candidate ${candidate.index}`;
+      timeline.append(image);
+      row.append(text, timeline);
+      row.addEventListener("click", event => { event.stopPropagation(); this.select(candidate.index); });
+      this.strips.append(row);
+      return row;
+    });
+    this.playhead = document.createElement("div");
+    this.playhead.className = "foley-playhead";
+    this.strips.append(this.playhead);
+    this.root.append(this.strips);
+    this.select(view.selected, false);
+    this.layout();
+    this.node.setSize([Math.max(this.node.size[0], 560), this.node.computeSize()[1]]);
+    this.node.setDirtyCanvas(true, true);
+    this.tick();
+  }
+
+  layout() {  // strips and playhead on the timeline of the video
+    const span = this.span();
+    for (const row of this.rows) {
+      const image = row.querySelector("img");
+      image.style.left = `${(100 * this.view.start_time) / span}%`;
+      image.style.width = `${(100 * this.view.seconds) / span}%`;
+    }
+  }
+
+  select(index, remember = true) {
+    this.selected = index;
+    for (const row of this.rows) row.dataset.selected = String(Number(row.dataset.index) === index);
+    const candidate = this.view.candidates.find(c => c.index === index);
+    const playing = this.video ? !this.video.paused : !this.audio.paused;
+    this.audio.src = viewUrl(candidate.audio);
+    this.follow(playing);
+    if (remember) {
+      const choice = this.node.widgets?.find(w => w.name === "choice");
+      if (choice) {
+        choice.value = index;
+        choice.callback?.(index);
+      }
+      this.node.setDirtyCanvas(true, true);
+    }
+  }
+
+  follow(playing = this.video ? !this.video.paused : !this.audio.paused) {
+    if (!this.video) return;
+    const offset = this.video.currentTime - this.view.start_time;
+    const inside = offset >= 0 && offset < this.view.seconds;
+    this.audio.playbackRate = this.video.playbackRate;
+    if (inside) this.audio.currentTime = offset;
+    if (playing && inside) this.audio.play().catch(() => {});
+    else this.audio.pause();
+  }
+
+  tick() {  // the playhead; the candidate's audio starts when the video reaches its window
+    if (!this.root.isConnected && this.view === null) return;
+    const span = this.span();
+    this.playhead.style.left = `calc(150px + 8px + (100% - 158px) * ${Math.min(1, this.clock() / span)})`;
+    if (this.video && !this.video.paused && this.audio.paused) {
+      const offset = this.video.currentTime - this.view.start_time;
+      if (offset >= 0 && offset < this.view.seconds) this.follow(true);
+    }
+    requestAnimationFrame(() => this.tick());
+  }
+}
+
+app.registerExtension({
+  name: "HunyuanVideoFoley.Candidates",
+  setup() {
+    const style = document.createElement("style");
+    style.textContent = STYLE;
+    document.head.append(style);
+  },
+  async beforeRegisterNodeDef(nodeType, nodeData) {
+    if (nodeData.name !== "FoleySelectBest") return;
+    const onExecuted = nodeType.prototype.onExecuted;
+    nodeType.prototype.onExecuted = function (output) {
+      onExecuted?.apply(this, arguments);
+      const view = output?.foley_candidates?.[0];
+      if (!view) return;
+      this.foleyCandidates ??= new CandidatesView(this);
+      this.foleyCandidates.show(view);
+    };
+  },
+});
