@@ -1,4 +1,5 @@
-"""CLAP text tower (laion/larger_clap_general) through transformers: per-token text features."""
+"""CLAP (laion/larger_clap_general) through transformers: per-token text features for the pipeline (text tower),
+and the CLAP score (text-audio cosine similarity, both towers)."""
 import torch
 
 from .hf_folder import quiet_transformers, require_folder
@@ -49,3 +50,118 @@ def load_clap(folder, device="cpu", dtype=torch.float32):
         model = ClapTextModelWithProjection.from_pretrained(folder, local_files_only=True)
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     return ClapTextEncoder(model, tokenizer)
+
+
+def _mono_clip(waveform):
+    """[N], [channels, N] or [1, channels, N] float -> float32 [N] on the CPU (channel mean)."""
+    wave = torch.as_tensor(waveform)
+    if not wave.is_floating_point():
+        raise ValueError(f"expected a float waveform in [-1, 1], got {wave.dtype}")
+    wave = wave.detach().to("cpu", torch.float32)
+    if wave.ndim == 3 and wave.shape[0] == 1:
+        wave = wave[0]
+    if wave.ndim == 2:
+        wave = wave.mean(0)
+    if wave.ndim != 1:
+        raise ValueError(f"expected a waveform [samples] or [channels, samples], got shape {list(wave.shape)}")
+    if wave.shape[0] == 0:
+        raise ValueError("the audio has 0 samples")
+    return wave
+
+
+class ClapScorer(torch.nn.Module):
+    """CLAP score: cosine similarity of CLAP's projected text embedding of a prompt and its projected audio
+    embedding of a clip (laion/larger_clap_general through transformers' ClapModel).
+
+    Audio is mixed to mono and resampled to the feature extractor's rate (48 kHz) with the windowed-sinc
+    resampler of the sync score. Clips up to the extractor's 10 s are embedded as the extractor prepares
+    them (repeat-padding). Longer clips would be randomly cropped by the extractor; instead they are cut
+    into the fewest 10 s pieces, evenly spaced from start to end, and the normalised piece embeddings are
+    averaged (and normalised again), so the score is deterministic and covers the whole clip.
+    """
+
+    def __init__(self, model, tokenizer, feature_extractor):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.feature_extractor = feature_extractor
+        self.sample_rate = int(feature_extractor.sampling_rate)
+        self.max_samples = int(feature_extractor.nb_max_samples)
+        fusion = getattr(model.config.audio_config, "enable_fusion", False)
+        self.truncation = "fusion" if fusion else "rand_trunc"  # never truncates: pieces are <= max_samples
+
+    def _param_device(self):
+        # not a `device` attribute: ComfyUI's ModelPatcher sets model.device itself
+        return next(self.model.parameters()).device
+
+    @staticmethod
+    def _features(output):
+        # transformers 4.x returns the projected embedding, 5.x an output object whose pooler_output holds it
+        return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+    @torch.no_grad()
+    def text_embeddings(self, prompts):
+        """list of prompts -> L2-normalised [B, P] float32 (CPU)."""
+        tokens = self.tokenizer(list(prompts), padding=True, truncation=True, return_tensors="pt")
+        device = self._param_device()
+        out = self.model.get_text_features(input_ids=tokens["input_ids"].to(device),
+                                           attention_mask=tokens["attention_mask"].to(device))
+        return torch.nn.functional.normalize(self._features(out).float(), dim=-1).cpu()
+
+    def _pieces(self, wave):
+        length, size = wave.shape[0], self.max_samples
+        if length <= size:
+            return [wave]
+        count = -(-length // size)
+        starts = torch.linspace(0, length - size, count).round().long().tolist()
+        return [wave[s:s + size] for s in starts]
+
+    @torch.no_grad()
+    def audio_embeddings(self, waveforms, sample_rate):
+        """list of waveforms ([N] or [channels, N], float) at `sample_rate` -> L2-normalised [B, P] float32 (CPU)."""
+        from .dsp import resample_sinc
+
+        pieces, owner = [], []
+        for i, waveform in enumerate(waveforms):
+            wave = resample_sinc(_mono_clip(waveform), int(sample_rate), self.sample_rate)
+            for piece in self._pieces(wave):
+                pieces.append(piece.numpy())
+                owner.append(i)
+        inputs = self.feature_extractor(pieces, sampling_rate=self.sample_rate, truncation=self.truncation,
+                                        return_tensors="pt")
+        device = self._param_device()
+        out = self.model.get_audio_features(input_features=inputs["input_features"].to(device, self.model.dtype),
+                                            is_longer=inputs["is_longer"].to(device))
+        embeds = torch.nn.functional.normalize(self._features(out).float(), dim=-1).cpu()
+        owner = torch.tensor(owner)
+        clips = torch.stack([embeds[owner == i].mean(0) for i in range(len(waveforms))])
+        return torch.nn.functional.normalize(clips, dim=-1)
+
+    def scores(self, prompts, waveforms, sample_rate):
+        """Per-pair CLAP scores [B] (float32) of prompts[i] and waveforms[i]."""
+        prompts, waveforms = list(prompts), list(waveforms)
+        if len(prompts) != len(waveforms):
+            raise ValueError(f"{len(prompts)} prompts for {len(waveforms)} waveforms")
+        return (self.text_embeddings(prompts) * self.audio_embeddings(waveforms, sample_rate)).sum(-1)
+
+    def score(self, prompt, waveform, sample_rate):
+        """Cosine similarity (in [-1, 1]) of the prompt's and the audio's CLAP embeddings."""
+        return float(self.scores([prompt], [waveform], sample_rate)[0])
+
+
+def load_clap_scorer(folder, device="cpu", dtype=torch.float32):
+    """Both CLAP towers, the tokenizer and the 48 kHz audio feature extractor from a local copy of
+    laion/larger_clap_general (needs preprocessor_config.json besides the text-only files)."""
+    from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
+
+    folder = require_folder(folder, "CLAP", CLAP_HUB_ID, needed=("config.json", "preprocessor_config.json"))
+    with quiet_transformers():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        except (OSError, ValueError, TypeError) as e:
+            raise FileNotFoundError(f"CLAP folder {folder} has no usable tokenizer files (vocab.json + merges.txt "
+                                    f"or tokenizer.json) from {CLAP_HUB_ID}: {e}") from e
+        feature_extractor = ClapFeatureExtractor.from_pretrained(folder, local_files_only=True)
+        model = ClapModel.from_pretrained(folder, local_files_only=True)
+    model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    return ClapScorer(model, tokenizer, feature_extractor)

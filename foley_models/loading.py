@@ -3,7 +3,7 @@
 Accepted files: the official `.pth` pickles (read with `weights_only=True`) and `.safetensors` repacks
 in any float storage dtype (fp32, bf16, fp16, fp8_e4m3fn, fp8_e5m2). Every file is checked against the
 module it is loaded into: all of the module's keys with their shapes must be present; keys the model
-does not use (the Synchformer audio branch, training heads) are dropped with one log line.
+does not use (the Synchformer audio branch outside the sync score, training heads) are dropped with one log line.
 """
 import json
 import logging
@@ -14,6 +14,7 @@ import torch
 
 from .dac_vae import DAC_CONFIG, DacVAE, dac_config_from_metadata, dac_config_from_state_dict
 from .mmdit import MMDIT_CONFIGS, HunyuanVideoFoley, mmdit_config_from_state_dict
+from .sync_score import SYNC_SCORER_CONFIG, SyncScorer, sync_scorer_config_from_state_dict
 from .synchformer import SYNCHFORMER_CONFIG, Synchformer, synchformer_config_from_state_dict
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,30 @@ def load_synchformer(path, device="cpu", dtype=None, num_heads=12):
     model = _materialise(model, state_dict, device, dtype)
     model.config = config
     return model
+
+
+def load_sync_scorer(path, device="cpu", dtype=None, visual_heads=12, audio_heads=12, sync_heads=8):
+    """The whole Synchformer (visual and audio branches, offset classifier) for the A/V sync score; sizes
+    inferred from the tensors, head counts given (12, 12 and 8 in the official file)."""
+    state_dict, _ = read_checkpoint(path)
+    state_dict = expect_checkpoint(state_dict, "synchformer", path)
+    try:
+        config = sync_scorer_config_from_state_dict(state_dict)
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {e}. Use the official synchformer_state_dict.pth (all 513 tensors); a "
+                              f"file holding only the visual branch serves the generation pipeline but not the "
+                              f"sync score.") from e
+    config = dict(config, num_heads=visual_heads, audio_heads=audio_heads, sync_heads=sync_heads)
+    dtype = dtype or torch.float32  # the reference score runs in fp32
+    model = _build(SyncScorer, config, "meta", dtype)
+    state_dict = check_state_dict(model, state_dict, path, "the Synchformer sync scorer")
+    model = _materialise(model, state_dict, device, dtype)
+    model.config = config
+    return model
+
+
+def build_sync_scorer(device="meta", dtype=None):
+    return _build(SyncScorer, SYNC_SCORER_CONFIG, device, dtype)
 
 
 def build_mmdit(size, device="meta", dtype=None, operations=None):

@@ -114,7 +114,10 @@ class CandidatesView {
     this.layout();
     this.node.setSize([Math.max(this.node.size[0], 560), this.node.computeSize()[1]]);
     this.node.setDirtyCanvas(true, true);
-    this.tick();
+    if (!this.ticking) {
+      this.ticking = true;
+      this.tick();
+    }
   }
 
   layout() {  // strips and playhead on the timeline of the video
@@ -154,7 +157,11 @@ class CandidatesView {
   }
 
   tick() {  // the playhead; the candidate's audio starts when the video reaches its window
-    if (!this.root.isConnected && this.view === null) return;
+    if (!this.node.graph) {  // the node was removed
+      this.audio.pause();
+      this.ticking = false;
+      return;
+    }
     const span = this.span();
     this.playhead.style.left = `calc(150px + 8px + (100% - 158px) * ${Math.min(1, this.clock() / span)})`;
     if (this.video && !this.video.paused && this.audio.paused) {

@@ -10,7 +10,7 @@ from . import model_files
 
 model_files.register()  # before the loaders list their files
 
-from . import audio, editing, encode, loaders, sample, windowing  # noqa: E402
+from . import audio, editing, encode, loaders, sample, scoring, windowing  # noqa: E402
 
 # the clip the shared workflows' LoadVideo names; LoadVideo lists only ComfyUI's input folder
 EXAMPLE_VIDEO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "example_media",
@@ -27,7 +27,7 @@ def copy_example_video():
 
 class FoleyExtension(ComfyExtension):
     async def get_node_list(self):
-        return [*loaders.NODES, *encode.NODES, *sample.NODES, *windowing.NODES, *editing.NODES, *audio.NODES]
+        return [*loaders.NODES, *encode.NODES, *sample.NODES, *windowing.NODES, *editing.NODES, *audio.NODES, *scoring.NODES]
 
 
 async def comfy_entrypoint():

@@ -8,7 +8,9 @@ import torch
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]
 
 from fixture_utils import FIXTURES, fixture_json, rel_l2_cosine, tensors  # noqa: E402
-from foley_models import load_dac_vae, load_mmdit, load_synchformer, sample_euler_cfg  # noqa: E402
+from foley_models import (load_dac_vae, load_mmdit, load_sync_scorer, load_synchformer, sample_euler_cfg,  # noqa: E402
+                          sync_audio_input)
+from foley_models.dsp import mel_power_spectrogram, resample_sinc  # noqa: E402
 from foley_models.clap import ClapTextEncoder  # noqa: E402
 
 
@@ -67,6 +69,41 @@ def main():
         sync = load_synchformer(FIXTURES / "synchformer_tiny" / f"synchformer_state_dict.{ext}", num_heads=2)
         row(f"synchformer {ext} features", sync.encode_frames(frames),
             tensors("synchformer_tiny", "output.safetensors")["sync_feat"], stol["sync_feat"])
+
+    qtol, qspec = fixture_json("syncscore_tiny")["tolerances"], fixture_json("syncscore_tiny")["tiny_spec"]
+    qin, qpre = tensors("syncscore_tiny", "input.safetensors"), tensors("syncscore_tiny", "preprocess.safetensors")
+    qout = tensors("syncscore_tiny", "output.safetensors")
+    wave = qin["waveform_i16"].float() / 32768
+    frames = qin["frames_lowres_u8"].repeat_interleave(8, 1).repeat_interleave(8, 2)  # stored as 8x8 blocks
+    row("sync score waveform_16k", resample_sinc(wave, 48000, 16000)[:128000], qpre["waveform_16k"],
+        qtol["waveform_16k"])
+    row("sync score resample_case 44.1 kHz", resample_sinc(qin["resample_case.waveform_i16"].float() / 32768,
+                                                           44100, 16000),
+        qpre["resample_case.waveform_16k"], qtol["resample_case.waveform_16k"])
+    mel = mel_power_spectrogram(qpre["waveform_16k"].unfold(0, 10240, 5120))
+    row("sync score ln(mel_power + 1e-6)", torch.log(mel + 1e-6), torch.log(qpre["mel_power"] + 1e-6),
+        qtol["mel_power"])
+    spec = sync_audio_input(wave, 48000, 8.0)
+    row("sync score spec_input", spec, qpre["spec_input"], qtol["spec_input"])
+    heads = dict(visual_heads=qspec["vit"]["NUM_HEADS"], audio_heads=qspec["ast"]["num_attention_heads"],
+                 sync_heads=qspec["global_transformer"]["n_head"])
+    for ext in ("pth", "safetensors"):
+        scorer = load_sync_scorer(FIXTURES / "syncscore_tiny" / f"synchformer_state_dict.{ext}", **heads)
+        aud, vis = scorer.audio_features(spec), scorer.visual_features(frames)
+        row(f"sync score {ext} ast_last_hidden_state", scorer.afeat_extractor.ast(spec), qout["ast_last_hidden_state"],
+            qtol["ast_last_hidden_state"])
+        row(f"sync score {ext} audio_feat", aud[None], qout["audio_feat"], qtol["audio_feat"])
+        row(f"sync score {ext} video_feat", vis[None], qout["video_feat"], qtol["video_feat"])
+        v, a = torch.stack([vis[:14], vis[-14:]]), torch.stack([aud[:14], aud[-14:]])
+        row(f"sync score {ext} transformer_input", scorer.transformer_input(v, a), qout["transformer_input"],
+            qtol["transformer_input"])
+        v, a = vis.unfold(0, 14, 1).permute(0, 3, 1, 2), aud.unfold(0, 14, 1).permute(0, 3, 1, 2)
+        row(f"sync score {ext} logits_every_window", scorer.window_logits(v, a), qout["logits_every_window"],
+            qtol["logits_every_window"])
+        result = scorer.desync(frames, wave, 48000)
+        row(f"sync score {ext} desync() logits", result["logits"], qout["logits"], qtol["logits"])
+        print(f"{'sync score ' + ext + ' classes / DeSync':<44} {result['classes'].tolist()} / {result['desync']!r}  "
+              f"(official {qout['pred_class'].tolist()} / {qout['desync'].item()!r}, exact)")
 
     from transformers import ClapTextModelWithProjection
 

@@ -31,8 +31,6 @@ def _byte_level_tokenizer(folder):
 
 def write_tiny_models(foley_dir):
     """The five model inputs under their official names; returns their paths."""
-    from transformers import ClapTextConfig, ClapTextModelWithProjection
-
     foley_dir = Path(foley_dir)
     shutil.copy(FIXTURES / "mmdit_tiny" / "hunyuanvideo_foley.pth", foley_dir / "hunyuanvideo_foley.pth")
     shutil.copy(FIXTURES / "dac_vae_tiny" / "vae_128d_48k.pth", foley_dir / "vae_128d_48k.pth")
@@ -40,27 +38,35 @@ def write_tiny_models(foley_dir):
     # encoders keep the real 768-d outputs (the MMDiT's input width) but have one layer each
     _write_video_encoders(foley_dir, FEATURE_DIM)
 
+    # the whole CLAP (text tower at the real 768-d, a tiny audio tower, the 48 kHz feature extractor), as the
+    # real folder holds: FoleyCLAPLoader takes the text tower, the CLAP score both
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
+
     clap = foley_dir / "larger_clap_general"
     torch.manual_seed(2)
-    ClapTextModelWithProjection(ClapTextConfig(
-        vocab_size=300, hidden_size=FEATURE_DIM, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=130, projection_dim=16, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-    )).eval().save_pretrained(clap)
+    ClapModel(ClapConfig(
+        text_config=dict(vocab_size=300, hidden_size=FEATURE_DIM, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=130, pad_token_id=1, bos_token_id=0,
+                         eos_token_id=2),
+        audio_config=dict(depths=[1, 1], num_attention_heads=[2, 2], patch_embeds_hidden_size=16, hidden_size=32,
+                          window_size=8, enable_fusion=False),
+        projection_dim=16)).eval().save_pretrained(clap)
     _byte_level_tokenizer(clap)
-
+    ClapFeatureExtractor(truncation="rand_trunc").save_pretrained(clap)
     return foley_dir
 
 
 def _write_video_encoders(folder, width):
     from transformers import SiglipConfig, SiglipModel
 
-    from foley_models.synchformer import Synchformer
+    from foley_models.sync_score import SyncScorer
 
+    # the whole Synchformer as the official file holds it (the video branch the pipeline uses, the audio
+    # branch and offset classifier the sync score uses), one layer each, the real head counts (12, 12, 8)
     torch.manual_seed(0)
-    sync = Synchformer(embed_dim=width, depth=1, num_heads=SYNC_HEADS)
-    state = {k: v.normal_(0, 0.02) for k, v in sync.state_dict().items()}
-    state["afeat_extractor.ast.layernorm.weight"] = torch.ones(width)  # audio branch: skipped by the loader
-    torch.save(state, folder / "synchformer_state_dict.pth")
+    sync = SyncScorer(embed_dim=width, depth=1, num_heads=SYNC_HEADS, audio_dim=96, audio_depth=1, audio_heads=12,
+                      audio_mlp=96, audio_agg_mlp=96, sync_dim=64, sync_depth=1, sync_heads=8, sync_mlp=64)
+    torch.save({k: v.normal_(0, 0.02) for k, v in sync.state_dict().items()}, folder / "synchformer_state_dict.pth")
     config = SiglipConfig(
         text_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                          vocab_size=99, bos_token_id=None, eos_token_id=None),

@@ -1,0 +1,193 @@
+"""Measured results: the A/V sync score (DeSync) and the CLAP score of each candidate, and picking the best one."""
+import os
+import uuid
+
+import numpy as np
+import torch
+from PIL import Image
+
+import folder_paths
+from comfy_api.latest import InputImpl, io
+
+from ..foley_models import load_clap_scorer, load_sync_scorer, media, muxing
+from ..foley_models.clap import CLAP_HUB_ID
+from ..foley_models.synchformer import resize_crop_frame
+from . import model_files as files
+from .comfy_model import encoder_patcher, loaded
+from .encode import START_TIME, encode_clip, with_start_time
+from .loaders import CATEGORY, _file_problem, _folder_problem
+
+FoleyScorer = io.Custom("FOLEY_SCORER")
+FoleyScores = io.Custom("FOLEY_SCORES")
+MIN_SCORE_SECONDS = 4.8  # DeSync compares the first and the last 14 Synchformer segments (spec §8)
+
+
+class FoleyLoadSyncScorer(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FoleyLoadSyncScorer", display_name="Load Foley Scorers (Synchformer + CLAP)", category=CATEGORY,
+            description="The whole Synchformer (video and audio branches and its offset classifier) from the same "
+                        "file the pack already uses, for the DeSync score, and CLAP's audio and text towers from the "
+                        "CLAP folder, for the CLAP score. A separate node from the Synchformer loader, which loads "
+                        "only the video branch that generation needs.",
+            inputs=[
+                io.Combo.Input("synchformer", options=files.file_options(files.SYNCHFORMER_FILES),
+                               default=files.default_name(files.SYNCHFORMER_FILES)),
+                io.Combo.Input("clap", options=files.folder_options(files.CLAP_FOLDERS, "clap"),
+                               default=files.default_name(files.CLAP_FOLDERS)),
+            ],
+            outputs=[FoleyScorer.Output(display_name="scorer")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, synchformer, clap):
+        problem = _file_problem(synchformer, files.SYNCHFORMER_FILES, "synchformer")
+        return problem if problem is not True else _folder_problem(clap, files.CLAP_FOLDERS, "CLAP", CLAP_HUB_ID)
+
+    @classmethod
+    def execute(cls, synchformer, clap):
+        sync = load_sync_scorer(files.resolve_file(synchformer, files.SYNCHFORMER_FILES))
+        text_audio = load_clap_scorer(files.resolve_folder(clap, files.CLAP_FOLDERS))
+        return io.NodeOutput({"sync": encoder_patcher(sync), "clap": encoder_patcher(text_audio)})
+
+
+def _table(candidates):
+    rows = ["#  DeSync  offset    CLAP"]
+    rows += [f"{c['index']:<2} {c['desync']:6.2f}  {c['offset']:+5.2f} s  "
+             + ("  -  " if c["clap"] is None else f"{c['clap']:5.3f}") for c in candidates]
+    return "\n".join(rows)
+
+
+class FoleyScore(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FoleyScore", display_name="Foley Score (DeSync + CLAP)", category=CATEGORY,
+            description="Scores every audio of a batch against the video: DeSync (seconds the sync classifier "
+                        "thinks audio and video are apart, lower is better, 0-2 s in 0.1 s steps), the signed "
+                        "offset behind it, and the CLAP score (how well the audio fits the prompt, -1..1, higher "
+                        "is better). The audio's window (start_time) is taken from the audio; at least 4.8 s.",
+            inputs=[
+                FoleyScorer.Input("scorer"),
+                io.Audio.Input("audio", tooltip="A batch of candidates, e.g. from FoleyVAEDecode."),
+                io.String.Input("prompt", multiline=True, default="",
+                                tooltip="For the CLAP score; empty: no CLAP score."),
+                io.Video.Input("video", optional=True),
+                io.Image.Input("images", optional=True, tooltip="Frames instead of a video; set their fps."),
+                io.Float.Input("fps", default=24.0, min=0.001, max=240.0, step=0.001),
+            ],
+            outputs=[FoleyScores.Output(display_name="scores"), io.String.Output(display_name="table")],
+        )
+
+    @classmethod
+    def execute(cls, scorer, audio, prompt, video=None, images=None, fps=24.0):
+        waveform, rate = audio["waveform"], audio["sample_rate"]
+        start, seconds = float(audio.get(START_TIME, 0.0)), waveform.shape[-1] / rate
+        if seconds < MIN_SCORE_SECONDS:
+            raise ValueError(f"the audio is {seconds:.2f} s long; DeSync needs at least {MIN_SCORE_SECONDS} s "
+                             f"(it compares the first and the last 4.8 s of the clip)")
+        frames, _ = encode_clip(lambda chunks: np.concatenate(list(chunks)), media.SYNCHFORMER_FPS,
+                                resize_crop_frame, video, images, fps, start, seconds)
+        frames = frames[: int(seconds * media.SYNCHFORMER_FPS)]  # the common length of video and audio
+        if len(frames) < MIN_SCORE_SECONDS * media.SYNCHFORMER_FPS:
+            raise ValueError(f"the video gives {len(frames) / media.SYNCHFORMER_FPS:.2f} s from {start:g} s; DeSync "
+                             f"needs at least {MIN_SCORE_SECONDS} s of video and audio")
+        sync = loaded(scorer["sync"])
+        text_audio = loaded(scorer["clap"]) if prompt.strip() else None
+        candidates = []
+        for index, item in enumerate(waveform.float()):
+            mono = item.mean(dim=0)
+            result = sync.desync(frames, mono, rate)
+            candidates.append({
+                "index": index, "desync": float(result["desync"]), "offset": float(result["offsets"].mean()),
+                "offsets": [float(o) for o in result["offsets"]],
+                "clap": float(text_audio.score(prompt, mono, rate)) if text_audio is not None else None,
+            })
+        table = _table(candidates)
+        scores = {"candidates": candidates, START_TIME: start, "seconds": seconds, "prompt": prompt}
+        # the candidates' numbers also go to the history entry, where foley_batch.py reports them
+        return io.NodeOutput(scores, table, ui={"text": [table], "foley_scores": candidates})
+
+
+def ranking(candidates):
+    """Best first: the lowest DeSync (sync is what the model is for), then the highest CLAP score."""
+    return sorted(candidates, key=lambda c: (round(c["desync"], 6), -(c["clap"] if c["clap"] is not None else -2)))
+
+
+def _spectrogram_png(wave, rate, path, width=1200, height=72):
+    """A log-magnitude spectrogram strip (0-12 kHz, low at the bottom) as an image of `width` columns."""
+    hop = max(1, wave.shape[-1] // width)
+    spec = torch.stft(wave, n_fft=1024, hop_length=hop, window=torch.hann_window(1024), return_complex=True).abs()
+    spec = spec[: 1024 * 12000 // rate].clamp_min(1e-5).log10()
+    spec = torch.nn.functional.interpolate(spec[None, None], size=(height, width), mode="area")[0, 0]
+    level = ((spec - spec.max() + 4).clamp(0, 4) / 4).flip(0).numpy()
+    rgb = np.stack([level ** 0.5, level, 0.35 + 0.5 * level], axis=-1)  # dark blue to pale yellow
+    Image.fromarray((rgb * 255).astype(np.uint8)).save(path)
+
+
+def _temp_file(suffix):
+    name = f"foley_candidates_{uuid.uuid4().hex}{suffix}"
+    os.makedirs(folder_paths.get_temp_directory(), exist_ok=True)
+    return name, os.path.join(folder_paths.get_temp_directory(), name)
+
+
+def _preview(entry_name):
+    return {"filename": entry_name, "subfolder": "", "type": "temp"}
+
+
+def _playable_copy(video):
+    """An MP4 of the video (without its sound) that a browser plays: copied, or encoded once (see muxing)."""
+    name, path = _temp_file(".mp4")
+    silence = np.zeros((1, 1), np.float32)
+    if isinstance(video, InputImpl.VideoFromFile):
+        muxing.mux_audio_into_video(video.get_stream_source(), silence, media.SAMPLE_RATE, path)
+    else:
+        components = video.get_components()
+        muxing.encode_video_with_audio(components.images, components.frame_rate, silence, media.SAMPLE_RATE, path)
+    return name
+
+
+class FoleySelectBest(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FoleySelectBest", display_name="Foley Select Best", category=CATEGORY,
+            description="Picks one audio of a batch: the best by the scores (lowest DeSync, then highest CLAP), or "
+                        "the one chosen in the candidates view (a click on a strip; `choice` -1 = the best). The "
+                        "view plays the video with the selected candidate's audio over a spectrogram per candidate.",
+            inputs=[
+                io.Audio.Input("audio"),
+                FoleyScores.Input("scores"),
+                io.Int.Input("choice", default=-1, min=-1, max=63, tooltip="-1: the best by the scores; else this "
+                                                                          "candidate (set by clicking in the view)."),
+                io.Video.Input("video", optional=True, tooltip="Shown in the candidates view."),
+            ],
+            outputs=[io.Audio.Output(display_name="audio"), io.Int.Output(display_name="index")],
+        )
+
+    @classmethod
+    def execute(cls, audio, scores, choice=-1, video=None):
+        waveform, rate = audio["waveform"], audio["sample_rate"]
+        candidates = scores["candidates"]
+        if len(candidates) != waveform.shape[0]:
+            raise ValueError(f"{len(candidates)} scores for {waveform.shape[0]} audios: score this audio batch")
+        if choice >= waveform.shape[0]:
+            raise ValueError(f"choice {choice} but there are {waveform.shape[0]} candidates (0-{waveform.shape[0] - 1})")
+        best = ranking(candidates)[0]["index"]
+        index = best if choice < 0 else choice
+        view = {"start_time": scores[START_TIME], "seconds": waveform.shape[-1] / rate, "best": best,
+                "selected": index, "candidates": []}
+        for candidate, item in zip(candidates, waveform.float()):
+            audio_name, audio_path = _temp_file(".flac")
+            media.write_audio(audio_path, item, rate)
+            image_name, image_path = _temp_file(".png")
+            _spectrogram_png(item.mean(dim=0), rate, image_path)
+            view["candidates"].append({**candidate, "audio": _preview(audio_name), "spectrogram": _preview(image_name)})
+        if video is not None:
+            view["video"] = _preview(_playable_copy(video))
+        chosen = with_start_time({"waveform": waveform[index:index + 1], "sample_rate": rate}, audio)
+        return io.NodeOutput(chosen, index, ui={"foley_candidates": [view]})
+
+
+NODES = [FoleyLoadSyncScorer, FoleyScore, FoleySelectBest]
