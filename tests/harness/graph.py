@@ -6,3 +6,11 @@ CLIP = "clip_24fps_2s.mp4"  # 48 frames at 24 fps, 64x48, written into the input
 def node(comfyui, node_id, **inputs):
     """Run one node's execute directly (in-process) and return its outputs."""
     return comfyui.nodes.NODE_CLASS_MAPPINGS[node_id].execute(**inputs).result
+
+
+def pack_module(comfyui, name):
+    """A module of the pack as ComfyUI imported it (under its own package name), e.g. "nodes.scoring"."""
+    import importlib
+
+    loader_module = comfyui.nodes.NODE_CLASS_MAPPINGS["FoleyModelLoader"].__module__  # <package>.nodes.loaders
+    return importlib.import_module(f"{loader_module.rsplit('.nodes.', 1)[0]}.{name}")
