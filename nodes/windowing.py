@@ -19,11 +19,11 @@ class FoleyWindowing(io.ComfyNode):
             inputs=[
                 io.Model.Input("model"),
                 io.Float.Input("window_seconds", default=windows.DEFAULT_WINDOW_SECONDS, min=0.64,
-                               max=MAX_WINDOW / LATENT_RATE, step=0.32,
+                               max=MAX_WINDOW / LATENT_RATE, step=0.32, round=0.01,
                                tooltip="Window length; the model was trained on clips of about 8-10 s. 15.04 s "
                                        "reproduces the official single pass for every clip it accepts."),
                 io.Float.Input("overlap_seconds", default=windows.DEFAULT_OVERLAP_SECONDS, min=0.0, max=7.5,
-                               step=0.32, tooltip="Overlap of neighbouring windows (at most half a window), "
+                               step=0.32, round=0.01, tooltip="Overlap of neighbouring windows (at most half a window), "
                                                   "blended across."),
             ],
             outputs=[io.Model.Output()],

@@ -2,11 +2,12 @@
 
 Static checks of the files, then one browser session (tests/ui/ui_suite.js: Debian's chromium through
 playwright-core) against the session's ComfyUI server with the tiny models: the template browser lists the
-six workflows with thumbnails; each opens from it with no missing nodes or models and no unexpected console
-error; five run from the Run button (steps set to 2), workflow 2 with its HunyuanVideo part replaced by
-frames of the example clip (its full graph is validated by ComfyUI with placeholder checkpoints). Screenshots
-land in tests/ui/artifacts/. Needs chromium (apt-get install chromium) and `npm ci` in tests/ui: .ci/run
-installs both; the tests fail without them.
+ten workflows with thumbnails; each opens from it with no missing nodes or models and no unexpected console
+error; all run from the Run button (steps set to 2), workflow 2 with its HunyuanVideo part replaced by
+frames of the example clip (its full graph is validated by ComfyUI with placeholder checkpoints), the long-video
+workflow with windows short enough that the example clip takes several; the saved videos, and for inpainting and
+extension the audio kept, are checked. Screenshots land in tests/ui/artifacts/. Needs chromium (apt-get install
+chromium) and `npm ci` in tests/ui: .ci/run installs both; the tests fail without them.
 """
 import json
 import os
@@ -26,8 +27,15 @@ WORKFLOWS = ROOT / "workflows"
 ARTIFACTS = UI / "artifacts"
 EXAMPLE = ROOT / "example_media" / "foley_example.mp4"
 NAMES = ["video_to_foley", "hunyuanvideo_t2v_to_foley", "text_to_audio", "stock_samplers", "text_steered_foley",
-         "audio_to_audio_variation"]
+         "audio_to_audio_variation", "long_video_to_foley", "time_range_prompts", "audio_inpainting",
+         "audio_extension"]
 RUN = NAMES  # every workflow is queued from the UI (workflow 2 without its HunyuanVideo part)
+# widgets set in the UI before Run: windows of 1.6 s with 0.4 s overlap, so that the 4 s example clip (one
+# window at the saved 10 s) is sampled on several blended windows (the widgets round to 0.1 s: see below)
+WIDGETS = {"long_video_to_foley": {"FoleyWindowing": {"window_seconds": 1.6, "overlap_seconds": 0.4}}}
+# workflows that load the example clip and save it with new audio (SaveVideo), all 4.0 s long
+VIDEO_RUNS = ["video_to_foley", "stock_samplers", "text_steered_foley", "audio_to_audio_variation",
+              "long_video_to_foley", "time_range_prompts", "audio_inpainting", "audio_extension"]
 HUNYUAN = "hunyuanvideo_t2v_to_foley"
 PACK_NAME = "ComfyUI-HunyuanVideo-Foley"  # the checkout's folder name under custom_nodes (conftest.py)
 STEPS = 2
@@ -49,7 +57,7 @@ def load(name):
 
 # --- the files -----------------------------------------------------------------------------------------------
 
-def test_workflows_folder_holds_the_six_ui_workflows_and_thumbnails():
+def test_workflows_folder_holds_the_ten_ui_workflows_and_thumbnails():
     # every *.json in workflows/ is a template in the browser: no API-format copies there
     assert sorted(p.stem for p in WORKFLOWS.glob("*.json")) == sorted(NAMES)
     for name in NAMES:
@@ -90,7 +98,7 @@ def test_workflow_documents_its_models(name):
 
 
 def test_example_clip_has_knocks_at_the_bounces():
-    """example_media/foley_example.mp4 (made by make_example.py), which workflows 1, 4, 5 and 6 load."""
+    """example_media/foley_example.mp4 (made by make_example.py), which every workflow but 2 and 3 loads."""
     import numpy as np
 
     from make_media import read_audio
@@ -133,8 +141,8 @@ def ui(models, comfy_server, comfy_input_dir, tmp_path_factory):
         for f in files:
             (models_dir / folder / f).write_bytes(b"placeholder")
     work = tmp_path_factory.mktemp("ui")
-    config = {"module": PACK_NAME, "workflows": NAMES, "run": RUN, "steps": STEPS, "example_video": EXAMPLE.name,
-              "probe_workflow": str(WORKFLOWS / "video_to_foley.json")}
+    config = {"module": PACK_NAME, "workflows": NAMES, "run": RUN, "steps": STEPS, "widgets": WIDGETS,
+              "example_video": EXAMPLE.name, "probe_workflow": str(WORKFLOWS / "video_to_foley.json")}
     (work / "config.json").write_text(json.dumps(config))
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     proc = subprocess.run(["node", str(UI / "ui_suite.js"), comfy_server.url, str(work / "config.json"),
@@ -153,12 +161,13 @@ def test_front_end_starts_without_errors(ui):
     assert ui["startup_errors"] == []
 
 
-def test_template_browser_lists_the_six_workflows(ui):
+def test_template_browser_lists_the_ten_workflows(ui):
     assert sorted(ui["templates_api"].get(PACK_NAME, [])) == sorted(NAMES)
     browser = ui["template_browser"]
     for name in NAMES:
         assert name in browser["text"]
-    assert len(browser["cards"]) == len(NAMES) and all(c["loaded"] for c in browser["cards"]), browser["cards"]
+    cards = browser["cards"]  # scrolled into view one by one: a card shows its image only while in view
+    assert [c["name"] for c in cards] == NAMES and all(c["loaded"] for c in cards), cards
     thumbs = {urlparse(r["url"]).path: r for r in ui["template_responses"] if r["url"].endswith(".jpg")}
     for name in NAMES:
         r = thumbs[f"/api/workflow_templates/{PACK_NAME}/{name}.jpg"]
@@ -196,13 +205,119 @@ def test_video_to_foley_runs_from_the_ui_and_previews_the_video(ui, comfy_server
     assert run["preview"]["duration"] == pytest.approx(example["video"]["duration_s"], abs=0.1), run["preview"]
 
 
-@pytest.mark.parametrize("name", ["text_to_audio", "stock_samplers", "text_steered_foley", "audio_to_audio_variation"])
+@pytest.mark.parametrize("name", [n for n in RUN if n not in ("video_to_foley", HUNYUAN)])
 def test_workflow_runs_from_the_ui(ui, comfy_server, name):
     run = _run(ui, name)
     files = comfy_server.output_files({"outputs": run["outputs"]})
     assert files and all(Path(f).is_file() for f in files), run["outputs"]
     for f in files:
         assert probe_media(f)["audio"]["samples"] > 0
+
+
+@pytest.mark.parametrize("name", VIDEO_RUNS)
+def test_video_workflow_saves_the_whole_clip_with_new_audio(ui, comfy_server, name):
+    """All of the example clip (100 frames, 4.0 s) with its new audio, also where a part of the audio is re-made
+    (inpainting), given audio is continued (extension) or the model runs on windows."""
+    run = _run(ui, name)
+    (saved,) = comfy_server.output_files({"outputs": run["outputs"]}, kind="images")
+    info, example = probe_media(saved), probe_media(EXAMPLE)
+    assert info["video"]["frames"] == example["video"]["frames"]
+    assert info["audio"]["duration_s"] == pytest.approx(example["video"]["duration_s"], abs=0.05), info
+    assert run["preview"]["duration"] == pytest.approx(example["video"]["duration_s"], abs=0.1), run["preview"]
+
+
+def _by_type(prompt, class_type):
+    return {i: n for i, n in prompt.items() if n["class_type"] == class_type}
+
+
+def test_long_video_workflow_samples_through_windows(ui):
+    """Saved with 10 s windows (the example clip is one); run from the UI with 1.6 s windows, i.e. several."""
+    from foley_models import media, windows
+
+    (saved,) = [n for n in load("long_video_to_foley")["nodes"] if n["type"] == "FoleyWindowing"]
+    assert saved["widgets_values"][:2] == [10.0, 2.0]
+    run = _run(ui, "long_video_to_foley")
+    prompt = run["api_prompt"]
+    ((window_id, window),) = _by_type(prompt, "FoleyWindowing").items()
+    seconds = (window["inputs"]["window_seconds"], window["inputs"]["overlap_seconds"])
+    assert seconds == (1.6, 0.4)  # as set (the front end rounds these widgets to 0.1 s: 1.28 would become 1.3)
+    length = media.latent_length(probe_media(EXAMPLE)["video"]["frames"])
+    assert len(windows.window_spans(length, *(round(s * media.LATENT_RATE) for s in seconds))) > 1
+    assert len(windows.window_spans(length, *(round(s * media.LATENT_RATE) for s in (10.0, 2.0)))) == 1
+    assert prompt[window["inputs"]["model"][0]]["class_type"] == "FoleyModelLoader"
+    ((_, sampler),) = _by_type(prompt, "FoleySampler").items()
+    assert sampler["inputs"]["model"] == [window_id, 0]
+
+
+def test_time_range_prompts_cover_the_clip(ui):
+    prompt = _run(ui, "time_range_prompts")["api_prompt"]
+    ranges = sorted((n["inputs"]["start"], n["inputs"]["end"], n["inputs"]["conditioning"][0])
+                    for n in _by_type(prompt, "FoleyConditioningTimeRange").values())
+    assert [r[:2] for r in ranges] == [(0.0, 2.0), (2.0, 4.0)]  # no gap, to the clip's end
+    texts = {prompt[prompt[c]["inputs"]["text"][0]]["inputs"]["prompt"] for _, _, c in ranges}
+    assert len(texts) == 2  # two different prompts
+    ((combine_id, combine),) = _by_type(prompt, "ConditioningCombine").items()
+    assert {combine["inputs"]["conditioning_1"][0], combine["inputs"]["conditioning_2"][0]} == \
+        set(_by_type(prompt, "FoleyConditioningTimeRange"))
+    ((_, sampler),) = _by_type(prompt, "FoleySampler").items()
+    assert sampler["inputs"]["positive"] == [combine_id, 0]
+
+
+def _preview_audio(comfy_server, run):
+    from make_media import read_audio
+
+    (path,) = comfy_server.output_files({"outputs": run["outputs"]}, kind="audio")
+    audio, rate = read_audio(path)
+    assert rate == 48000 and audio.shape[0] == 1
+    return audio[0]
+
+
+def _vae_round_trip(comfy_inproc, seconds=None):
+    """The example clip's sound track (as GetVideoComponents gives it; the first `seconds` as TrimAudioDuration
+    does) through the test VAE: encoded, decoded -> 48 kHz mono samples."""
+    import numpy as np
+    from comfy_api.latest import InputImpl
+
+    from graph import node
+
+    audio = InputImpl.VideoFromFile(str(EXAMPLE)).get_components().audio
+    if seconds is not None:
+        audio = dict(audio, waveform=audio["waveform"][..., :round(seconds * audio["sample_rate"])])
+    (vae,) = node(comfy_inproc, "FoleyVAELoader", file="vae_128d_48k.pth")
+    (latent,) = node(comfy_inproc, "FoleyVAEEncode", vae=vae, audio=audio)
+    (decoded,) = node(comfy_inproc, "FoleyVAEDecode", vae=vae, latent=latent)
+    return np.asarray(decoded["waveform"][0, 0])
+
+
+MARGIN = 16 * 960  # the VAE decoder's receptive field: 16 latent frames (foley_models.dac_vae.CHUNK_CONTEXT)
+
+
+def test_inpainting_workflow_keeps_the_sound_outside_the_range(ui, comfy_server, comfy_inproc):
+    """Outside 1.2-2.4 s and the decoder's margin the result is the original track as the VAE reproduces it;
+    inside, new sound."""
+    import numpy as np
+
+    out = _preview_audio(comfy_server, _run(ui, "audio_inpainting"))
+    kept = _vae_round_trip(comfy_inproc)
+    assert out.shape == kept.shape
+    start, end = 60 * 960, 120 * 960  # 1.2 s and 2.4 s in samples at 48 kHz
+    tol = 2e-4 * max(1.0, np.abs(kept).max())  # the preview's FLAC is 16-bit
+    np.testing.assert_allclose(out[:start - MARGIN], kept[:start - MARGIN], atol=tol, rtol=0)
+    np.testing.assert_allclose(out[end + MARGIN:], kept[end + MARGIN:], atol=tol, rtol=0)
+    assert np.abs(out[start + MARGIN:end - MARGIN] - kept[start + MARGIN:end - MARGIN]).mean() > 10 * tol
+
+
+def test_extension_workflow_keeps_the_given_start(ui, comfy_server, comfy_inproc):
+    """The first 1.5 s (the given audio) come out as the VAE reproduces them, up to the decoder's margin before
+    the seam; the rest of the 4 s is generated."""
+    import numpy as np
+
+    out = _preview_audio(comfy_server, _run(ui, "audio_extension"))
+    given = _vae_round_trip(comfy_inproc, seconds=1.5)
+    assert len(given) == 75 * 960 and out.shape[-1] > 3.9 * 48000
+    tol = 2e-4 * max(1.0, np.abs(given).max())
+    np.testing.assert_allclose(out[:len(given) - MARGIN], given[:len(given) - MARGIN], atol=tol, rtol=0)
+    assert np.abs(out[len(given) + MARGIN:]).mean() > 10 * tol
 
 
 def test_hunyuanvideo_workflow_validates_with_its_checkpoints(ui, comfy_inproc):

@@ -88,7 +88,7 @@ const decodeMuxSave = (col, video, prefix) => [
 
 const GROUP = { models: 'blue', input: 'green', features: 'cyan', sample: 'purple', output: 'yellow', video: 'brown' };
 
-// --- the six workflows -----------------------------------------------------------------------------------------
+// --- the first six workflows -----------------------------------------------------------------------------------
 
 const videoToFoley = {
   name: 'video_to_foley',
@@ -98,8 +98,8 @@ const videoToFoley = {
     '## Video to Foley',
     'Makes 48 kHz Foley audio for a video with HunyuanVideo-Foley and puts it into the video as its sound track.',
     '',
-    '1. **Load Video**: your clip (up to 15 s; for a longer one set the same `start_time` and `duration` on both '
-      + 'encoders). `foley_example.mp4` is a bouncing ball.',
+    '1. **Load Video**: your clip, any length (longer than 10 s runs on overlapping windows; to use a part, set '
+      + 'the same `start_time` and `duration` on both encoders). `foley_example.mp4` is a bouncing ball.',
     '2. **Foley Text Encode**: describe the sound.',
     '3. **Run**. Save Video writes the video with the new audio; Preview Audio plays the audio alone.',
     '',
@@ -338,6 +338,209 @@ const audioToAudio = {
   ],
 };
 
-const RECIPES = [videoToFoley, hunyuanT2vToFoley, textToAudio, stockSamplers, textSteeredFoley, audioToAudio];
+// --- any length and editing ------------------------------------------------------------------------------------
+
+const longVideoToFoley = {
+  name: 'long_video_to_foley',
+  thumbnail: ['video', 'visual', 'sync', 'text', 'cond', 'windowing', 'sampler'],
+  title: 'Long video to Foley (any length)',
+  note: [
+    '## Long video to Foley',
+    'The same graph makes Foley audio for a video of **any length**, seconds or minutes. Foley Windowing lets the '
+      + 'model run on overlapping windows (here 10 s with 2 s overlap) whose predictions are blended at every '
+      + 'sampling step, so one continuous sound track is sampled, not pieces glued together.',
+    '',
+    '1. **Load Video**: your clip, any length. `foley_example.mp4` (4 s) fits one window, which is sampled exactly '
+      + 'as without windows; set `window_seconds` 1.6 and `overlap_seconds` 0.4 to see several.',
+    '2. **Foley Text Encode**: describe the sound.',
+    '3. **Run**. Save Video writes the video with the new audio.',
+    '',
+    '**Windows.** The model was trained on clips of about 8-10 s. A clip that fits one window is sampled as by the '
+      + 'official pipeline; `window_seconds` 15 reproduces the official single pass for every clip up to 15 s. '
+      + 'Without Foley Windowing the model uses 10 s / 2 s as well.',
+    '',
+    '**A part of the video.** Set the same `start_time` and `duration` (0 = to the end) on both encoders. Foley '
+      + 'Mux Video with `video_range` "whole video" places the sound at the part\'s time in the full video '
+      + '(silence elsewhere); "audio window only" cuts the video to the part.',
+    '',
+    '**Limits.** Longer than 15 s is beyond what the model was made for: neighbouring windows agree through their '
+      + 'overlap, but nothing links sounds further apart than one window. Time grows with the length (about one '
+      + 'model pass per window and step); memory stays that of one window.',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
+    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    textEncode(2, BALL_PROMPT),
+    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    { id: 'windowing', type: 'FoleyWindowing', col: 4, widgets: { window_seconds: 10.0, overlap_seconds: 2.0 },
+      in: { model: 'model' } },
+    sampler(4, { in: { model: 'windowing' } }),
+    ...decodeMuxSave(5, 'video', 'foley/long_video_to_foley'),
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Video (any length)', color: GROUP.input, nodes: ['video'] },
+    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+    { title: 'Sample in overlapping windows', color: GROUP.sample, nodes: ['cond', 'windowing', 'sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+  ],
+};
+
+const RANGES = [
+  { id: 'a', prompt: 'a rubber ball bounces on a wooden floor', start: 0.0, end: 2.0 },
+  { id: 'b', prompt: 'a glass marble clicks on a stone floor', start: 2.0, end: 4.0 },
+];
+const seconds = r => `${r.start}-${r.end} s`;
+
+const timeRangePrompts = {
+  name: 'time_range_prompts',
+  thumbnail: ['text_a', 'text_b', 'cond_a', 'cond_b', 'range_a', 'range_b', 'combine', 'sampler'],
+  title: 'A prompt per time range',
+  note: [
+    '## A prompt per time range',
+    'One video, two prompts: the first sounds from 0 to 2 s, the second from 2 to 4 s. Each prompt makes its own '
+      + 'Foley Conditioning from the same video features; Foley Conditioning Time Range limits it to its range '
+      + '(the model sees only that part of the audio and of the video), and Conditioning Combine joins them for '
+      + 'Foley Sampler.',
+    '',
+    '- Set each range\'s `start` and `end` in seconds; `edge_softness` is how far past its range a prompt fades '
+      + 'out into its neighbour.',
+    '- Add a range: one more Foley Text Encode, Foley Conditioning and Time Range, chained through another '
+      + 'Conditioning Combine.',
+    '- The negative side (negative prompt, no video) is the same for all ranges: take it from either '
+      + 'conditioning.',
+    '',
+    '**Limits.** The ranges should cover the whole clip, without gaps: time that no range covers gets no '
+      + 'guidance from any prompt or from the video. The model was not trained with prompts per range, so a '
+      + 'change of sound at a range edge follows the edge, not necessarily an event in the picture.',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
+    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    ...RANGES.map(r => ({ ...textEncode(2, r.prompt), id: `text_${r.id}`,
+      title: `Foley Text Encode (${seconds(r)})` })),
+    ...RANGES.map(r => ({ id: `cond_${r.id}`, type: 'FoleyConditioning', col: 3,
+      title: `Foley Conditioning (${seconds(r)})`, in: { text: `text_${r.id}`, visual: 'visual', sync: 'sync' } })),
+    ...RANGES.map(r => ({ id: `range_${r.id}`, type: 'FoleyConditioningTimeRange', col: 4,
+      title: `Time Range ${seconds(r)}`, widgets: { start: r.start, end: r.end, edge_softness: 0.25 },
+      in: { conditioning: `cond_${r.id}.positive` } })),
+    { id: 'combine', type: 'ConditioningCombine', col: 4,
+      in: { conditioning_1: 'range_a', conditioning_2: 'range_b' } },
+    sampler(5, { in: { positive: 'combine', negative: 'cond_a.negative', latent: 'cond_a.latent' } }),
+    ...decodeMuxSave(6, 'video', 'foley/time_range_prompts'),
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Video', color: GROUP.input, nodes: ['video'] },
+    { title: 'What and when', color: GROUP.features, nodes: ['visual', 'sync'] },
+    { title: 'Two prompts', color: GROUP.features, nodes: ['text_a', 'text_b'] },
+    { title: 'Each prompt on its time range', color: GROUP.sample,
+      nodes: ['cond_a', 'cond_b', 'range_a', 'range_b', 'combine'] },
+    { title: 'Sample', color: GROUP.sample, nodes: ['sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+  ],
+};
+
+const audioInpainting = {
+  name: 'audio_inpainting',
+  thumbnail: ['video', 'components', 'encode', 'mask', 'visual', 'sync', 'text', 'cond', 'sampler'],
+  title: 'Audio inpainting (re-make a time range)',
+  note: [
+    '## Audio inpainting',
+    'Re-makes one time range of the video\'s own sound track and keeps the rest. Foley VAE Encode turns the track '
+      + 'into a latent, Foley Time Mask marks 1.2-2.4 s to be made anew, and Foley Sampler (`denoise` 1.0) '
+      + 'generates that range under the video and the prompt, in the context of the sound around it.',
+    '',
+    '- Set the range in Foley Time Mask (`start`, `end` in seconds; `fade`: seconds inside the range over which '
+      + 'the new sound blends in and out).',
+    '- The prompt says what the range should sound like; the sound outside it is given.',
+    '- Foley Time Mask also works with KSampler and SamplerCustomAdvanced.',
+    '',
+    '**Limits.** Outside the range the latent is kept exactly, so the decoded audio there is the original track '
+      + 'as the VAE reproduces it (encoding and decoding is close to, not exactly, the original), except within '
+      + 'about 0.3 s of the range\'s edges: the VAE decoder hears 16 latent frames around each sample. The '
+      + 'model was not trained for inpainting, so expect audible edges, most at hard cuts (`fade` 0).',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
+    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' } },
+    { id: 'encode', type: 'FoleyVAEEncode', col: 1, in: { vae: 'vae', audio: 'components.audio' } },
+    { id: 'mask', type: 'FoleyTimeMask', col: 1, widgets: { start: 1.2, end: 2.4, fade: 0.1 },
+      in: { latent: 'encode' } },
+    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    textEncode(2, BALL_PROMPT),
+    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    sampler(4, { in: { latent: 'mask' } }),
+    ...decodeMuxSave(5, 'video', 'foley/audio_inpainting'),
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Range to re-make', color: GROUP.input, nodes: ['video', 'components', 'encode', 'mask'] },
+    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+    { title: 'Inpaint (denoise 1.0)', color: GROUP.sample, nodes: ['cond', 'sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+  ],
+};
+
+const audioExtension = {
+  name: 'audio_extension',
+  thumbnail: ['video', 'components', 'trim', 'visual', 'sync', 'text', 'cond', 'extend', 'sampler'],
+  title: 'Audio extension (continue given audio)',
+  note: [
+    '## Audio extension',
+    'Continues given audio over the whole video. Here the given audio is the first 1.5 s of the video\'s own sound '
+      + 'track (Trim Audio Duration); use any recording or an earlier result instead. Foley Extend Audio puts it '
+      + 'at the start of the empty latent of the whole clip (from Foley Conditioning), and Foley Sampler '
+      + '(`denoise` 1.0) generates the rest.',
+    '',
+    '- The given audio is kept at the start (its latent exactly); the rest is generated in its context and in '
+      + 'sync with the video.',
+    '- The given audio must be shorter than the clip; it always starts at the clip\'s start.',
+    '- Works with any length (the sampler runs on windows past 10 s, see the long video workflow).',
+    '',
+    '**Limits.** The model was not trained to continue audio: the new part takes up the given sound\'s character '
+      + 'only as far as the model hears it in the context, and the seam may be audible. Within about 0.3 s of the '
+      + 'seam the decoded given audio can differ slightly from the input (the VAE decoder hears 16 latent frames '
+      + 'around each sample).',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
+    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' } },
+    { id: 'trim', type: 'TrimAudioDuration', col: 1,
+      widgets: { start_index: 0.0, duration: 1.5 }, in: { audio: 'components.audio' } },
+    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    textEncode(2, BALL_PROMPT),
+    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    { id: 'extend', type: 'FoleyExtend', col: 4, in: { vae: 'vae', audio: 'trim', latent: 'cond.latent' } },
+    sampler(4, { in: { latent: 'extend' } }),
+    ...decodeMuxSave(5, 'video', 'foley/audio_extension'),
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Audio to continue', color: GROUP.input, nodes: ['video', 'components', 'trim'] },
+    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+    { title: 'Extend (denoise 1.0)', color: GROUP.sample, nodes: ['cond', 'extend', 'sampler'] },
+    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+  ],
+};
+
+const RECIPES = [videoToFoley, hunyuanT2vToFoley, textToAudio, stockSamplers, textSteeredFoley, audioToAudio,
+  longVideoToFoley, timeRangePrompts, audioInpainting, audioExtension];
 
 module.exports = { RECIPES, MODELS, EXAMPLE_VIDEO };

@@ -5,7 +5,8 @@
 //     node tests/ui/ui_suite.js BASE_URL CONFIG.json RESULTS.json ARTIFACT_DIR
 //
 // CONFIG: { "module": "<the pack's folder under custom_nodes>", "workflows": [names],
-//           "run": [names queued from the UI], "steps": 2, "example_video": "foley_example.mp4" }
+//           "run": [names queued from the UI], "steps": 2, "example_video": "foley_example.mp4",
+//           "widgets": { name: { nodeType: { widget: value } } } (set before Run), "probe_workflow": path }
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -58,11 +59,28 @@ async function openTemplateBrowser(page, module, names) {
 async function listTemplates(page, module, names, artifacts) {
   const dialog = await openTemplateBrowser(page, module, names);
   await page.waitForTimeout(500);
-  const cards = await page.evaluate(() => [...document.querySelectorAll('.p-dialog img')].map(img => ({
-    src: img.getAttribute('src'), loaded: img.complete && img.naturalWidth > 0,
-    width: img.naturalWidth, height: img.naturalHeight })));
-  const text = await dialog.innerText();
   await page.screenshot({ path: path.join(artifacts, 'template_browser.png') });
+  // a card's image is only there while the card is in view (the front end's LazyImage): scroll to each card in
+  // turn and read its image -> { name, src, loaded, width, height } | { name, loaded: false }
+  const cards = [];
+  for (const name of names) {
+    await dialog.getByText(name, { exact: true }).first().scrollIntoViewIfNeeded();
+    const card = await page.waitForFunction(([n, all]) => {
+      const isName = e => e.children.length === 0 && all.includes(e.textContent.trim());
+      const leaves = [...document.querySelectorAll('.p-dialog *')].filter(isName);
+      // the card: the outermost ancestor of the title that holds no other template's title
+      let el = leaves.find(e => e.textContent.trim() === n);
+      while (el && el.parentElement && [...el.parentElement.querySelectorAll('*')].filter(isName).length === 1) {
+        el = el.parentElement;
+      }
+      const img = el && el.querySelector('img');
+      return img && img.complete && img.naturalWidth > 0
+        ? { name: n, src: img.getAttribute('src'), loaded: true, width: img.naturalWidth, height: img.naturalHeight }
+        : null;
+    }, [name, names], { timeout: 15000 }).then(h => h.jsonValue()).catch(() => ({ name, loaded: false }));
+    cards.push(card);
+  }
+  const text = await dialog.innerText();
   await page.keyboard.press('Escape');
   await page.waitForTimeout(300);
   return { cards, text };
@@ -114,6 +132,24 @@ async function setSteps(page, steps) {
   }, steps);
 }
 
+// Set widgets by node type and name ({ type: { name: value } }), as a user would before Run. -> [[type, name, value]]
+async function setWidgets(page, byType) {
+  return page.evaluate(spec => {
+    const changed = [];
+    for (const n of window.app.graph.nodes) {
+      for (const [name, value] of Object.entries(spec[n.type] || {})) {
+        const w = (n.widgets || []).find(x => x.name === name);
+        if (!w) throw new Error(`${n.type} has no widget ${name}`);
+        w.value = value;
+        w.callback?.(value, window.app.canvas, n);
+        changed.push([n.type, name, w.value]);
+      }
+    }
+    window.app.graph.setDirtyCanvas(true, true);
+    return changed;
+  }, byType);
+}
+
 // Workflow 2 without HunyuanVideo: frames of the example clip (LoadVideo -> GetVideoComponents) go into the
 // same Create Video, which feeds the Foley part as before.
 async function replaceHunyuanPart(page, video) {
@@ -151,7 +187,12 @@ async function runFromUi(page, baseUrl, timeoutMs = 300000) {
   const seconds = (Date.now() - t0) / 1000;
   const events = await page.evaluate(() => window.__seen.events);
   const end = events.find(e => e.data && e.data.prompt_id === id && e.type !== 'execution_start' && e.type !== 'executed');
-  const history = await page.evaluate(async ([u, pid]) => (await fetch(`${u}api/history/${pid}`)).json(), [baseUrl, id]);
+  // the server stores the prompt's history just after it reports success: poll until it is there
+  let history = {};
+  for (const t1 = Date.now(); !history[id] && Date.now() - t1 < 30000;) {
+    history = await page.evaluate(async ([u, pid]) => (await fetch(`${u}api/history/${pid}`)).json(), [baseUrl, id]);
+    if (!history[id]) await page.waitForTimeout(200);
+  }
   return {
     status: end.type === 'execution_success' ? 'success' : end.type,
     prompt_id: id, seconds,
@@ -219,10 +260,10 @@ async function missingModelProbe(page, workflowPath, artifacts) {
       if (!config.run.includes(name)) continue;
       n0 = errors.length;
       const run = { steps_set_on: await setSteps(page, config.steps) };
-      if (name === HUNYUAN) {
-        run.api_prompt = (await page.evaluate(() => window.app.graphToPrompt())).output;   // before the swap
-        run.nodes_after_swap = await replaceHunyuanPart(page, config.example_video);
-      }
+      run.widgets_set = await setWidgets(page, (config.widgets || {})[name] || {});
+      // what Run sends (for workflow 2: the full graph, before its HunyuanVideo part is swapped out)
+      run.api_prompt = (await page.evaluate(() => window.app.graphToPrompt())).output;
+      if (name === HUNYUAN) run.nodes_after_swap = await replaceHunyuanPart(page, config.example_video);
       Object.assign(run, await runFromUi(page, url));
       const saved = Object.values(run.outputs || {}).flatMap(o => o.images || []).filter(i => /\.(mp4|webm|mov)$/.test(i.filename));
       if (run.status === 'success' && saved.length) {
