@@ -36,17 +36,23 @@ class ClapTextEncoder(torch.nn.Module):
         return self.encode_ids(tokens["input_ids"], tokens["attention_mask"])
 
 
+def _tokenizer(folder):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, TypeError) as e:
+        raise FileNotFoundError(f"CLAP folder {folder} has no usable tokenizer files (vocab.json + merges.txt "
+                                f"or tokenizer.json) from {CLAP_HUB_ID}: {e}") from e
+
+
 def load_clap(folder, device="cpu", dtype=torch.float32):
     """The CLAP text tower and tokenizer from a local copy of laion/larger_clap_general."""
-    from transformers import AutoTokenizer, ClapTextModelWithProjection
+    from transformers import ClapTextModelWithProjection
 
     folder = require_folder(folder, "CLAP", CLAP_HUB_ID)
     with quiet_transformers():
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        except (OSError, ValueError, TypeError) as e:
-            raise FileNotFoundError(f"CLAP folder {folder} has no usable tokenizer files (vocab.json + merges.txt "
-                                    f"or tokenizer.json) from {CLAP_HUB_ID}: {e}") from e
+        tokenizer = _tokenizer(folder)
         model = ClapTextModelWithProjection.from_pretrained(folder, local_files_only=True)
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     return ClapTextEncoder(model, tokenizer)
@@ -152,15 +158,11 @@ class ClapScorer(torch.nn.Module):
 def load_clap_scorer(folder, device="cpu", dtype=torch.float32):
     """Both CLAP towers, the tokenizer and the 48 kHz audio feature extractor from a local copy of
     laion/larger_clap_general (needs preprocessor_config.json besides the text-only files)."""
-    from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
+    from transformers import ClapFeatureExtractor, ClapModel
 
     folder = require_folder(folder, "CLAP", CLAP_HUB_ID, needed=("config.json", "preprocessor_config.json"))
     with quiet_transformers():
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        except (OSError, ValueError, TypeError) as e:
-            raise FileNotFoundError(f"CLAP folder {folder} has no usable tokenizer files (vocab.json + merges.txt "
-                                    f"or tokenizer.json) from {CLAP_HUB_ID}: {e}") from e
+        tokenizer = _tokenizer(folder)
         feature_extractor = ClapFeatureExtractor.from_pretrained(folder, local_files_only=True)
         model = ClapModel.from_pretrained(folder, local_files_only=True)
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from graph import CLIP, node
+from graph import CLIP, node, with_ksampler
 from make_media import make_video, probe_media, read_audio
 from foley_models import media
 
@@ -36,11 +36,7 @@ def foley_graph(video_source, start_time=0.0, duration=0.0, video_range="whole v
     graph["7"]["inputs"]["prompt"] = "a door slams"
     graph["11"]["inputs"].update(steps=2, seed=3)
     graph["13"]["inputs"]["video_range"] = video_range
-    if sampler == "KSampler":
-        inputs = dict(graph["11"]["inputs"])
-        inputs["latent_image"] = inputs.pop("latent")
-        graph["11"] = {"class_type": "KSampler", "inputs": inputs}
-    return graph
+    return with_ksampler(graph) if sampler == "KSampler" else graph
 
 
 def decoded_frames(path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from graph import CLIP, node
+from graph import node, with_ksampler
 from make_media import make_video, probe_media, read_audio
 from tiny_models import write_light_video_models
 from foley_models import media
@@ -43,11 +43,7 @@ def long_graph(video, steps=2, sampler="FoleySampler", window=None, seed=5):
         graph["20"] = {"class_type": "FoleyWindowing", "inputs": {"model": ["5", 0], "window_seconds": window[0],
                                                                  "overlap_seconds": window[1]}}
         graph["11"]["inputs"]["model"] = ["20", 0]
-    if sampler == "KSampler":
-        inputs = dict(graph["11"]["inputs"])
-        inputs["latent_image"] = inputs.pop("latent")
-        graph["11"] = {"class_type": "KSampler", "inputs": inputs}
-    return graph
+    return with_ksampler(graph) if sampler == "KSampler" else graph
 
 
 def expected_audio_seconds(path):
@@ -58,8 +54,6 @@ def expected_audio_seconds(path):
 
 def sample_latent(comfyui, graph):
     """Run the graph up to the sampler and return its LATENT (the graph's outputs are cut after it)."""
-    from comfy_execution.graph_utils import GraphBuilder  # noqa: F401  (ComfyUI is importable here)
-
     graph = dict(graph)
     for node_id in ("12", "13", "14"):
         graph.pop(node_id, None)

@@ -10,7 +10,7 @@ import torch
 from fixture_utils import assert_close, fixture_json, rel_l2_cosine, tensors
 from foley_models import media
 from make_media import make_video, probe_media
-from graph import CLIP, node
+from graph import CLIP, node, with_ksampler
 
 NODE_IDS = ["FoleyModelLoader", "FoleyVAELoader", "FoleyCLAPLoader", "FoleySigLIP2Loader", "FoleySynchformerLoader",
             "FoleyTextEncode", "FoleyVisualEncode", "FoleySyncEncode", "FoleyConditioning", "FoleySampler",
@@ -43,11 +43,7 @@ def foley_workflow(video, sampler="FoleySampler", steps=2, codec="aac", prompt="
     graph["11"]["inputs"].update(steps=steps, seed=7)
     graph["13"]["inputs"]["audio_codec"] = codec
     graph["14"]["inputs"]["filename_prefix"] = f"foley/{sampler}"
-    if sampler == "KSampler":
-        inputs = dict(graph["11"]["inputs"])
-        inputs["latent_image"] = inputs.pop("latent")
-        graph["11"] = {"class_type": "KSampler", "inputs": inputs}
-    return graph
+    return with_ksampler(graph) if sampler == "KSampler" else graph
 
 
 def text_only_workflow(steps=6, duration=1.0):

@@ -14,3 +14,10 @@ def pack_module(comfyui, name):
 
     loader_module = comfyui.nodes.NODE_CLASS_MAPPINGS["FoleyModelLoader"].__module__  # <package>.nodes.loaders
     return importlib.import_module(f"{loader_module.rsplit('.nodes.', 1)[0]}.{name}")
+
+
+def with_ksampler(graph, node_id="11"):
+    """The graph with its FoleySampler replaced by core KSampler (same inputs, `latent` named `latent_image`)."""
+    inputs = dict(graph[node_id]["inputs"])
+    inputs["latent_image"] = inputs.pop("latent")
+    return {**graph, node_id: {"class_type": "KSampler", "inputs": inputs}}
