@@ -4,7 +4,10 @@
 2.20 s, 2.88 s, 3.44 s, 3.88 s) and each knock starts on the sample of its impact, so the clip shows whether
 generated Foley lands on the picture. numpy + PyAV only; the output is deterministic up to the encoders.
 
-    .venv/bin/python example_media/make_example.py [OUT.mp4]      (default: next to this script)
+    .venv/bin/python example_media/make_example.py [OUT.mp4 [SECONDS]]      (default: next to this script, 4 s)
+
+example_media/foley_example_6s.mp4 is the same scene over 6.0 s (`make_example.py foley_example_6s.mp4 6`: the
+ball rolls slower and comes to rest after its last bounce at 4.20 s): long enough for DeSync (at least 4.8 s).
 """
 import sys
 from fractions import Fraction
@@ -138,5 +141,7 @@ def render(out):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        SECONDS = float(sys.argv[2])
     path = render(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent / "foley_example.mp4")
     print(f"{path}: {path.stat().st_size} bytes; impacts at " + ", ".join(f"{t:.2f} s" for t, _ in impacts()))

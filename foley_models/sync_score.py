@@ -333,13 +333,15 @@ class SyncScorer(Synchformer):
         return self.transformer(*self._projected(vis, aud)).float()
 
     @torch.no_grad()
-    def desync(self, frames_u8, waveform, sample_rate):
+    def desync(self, frames_u8, waveform, sample_rate, visual_cache=None):
         """Sync score of one clip: frames uint8 [T, H, W, 3] at 25 fps, waveform [N], [channels, N] or
         [1, channels, N] (float, any rate; channels are averaged). The clip is T / 25 s long (cut to the audio's length, in whole frames, if the audio is
         shorter); the first and the last 14-segment window are classified.
 
         Returns {"desync": mean |offset| in s (float), "offsets": signed offsets [W] s (float32; positive =
         audio ahead of the picture), "logits": [W, 21], "classes": [W] int64, "windows": [(start_s, end_s)]}.
+        visual_cache: a dict shared by the calls for several candidates of the same frames, so that the video
+        windows are encoded once.
         """
         frames_u8 = torch.as_tensor(frames_u8)
         wave = _mono(waveform)
@@ -360,7 +362,11 @@ class SyncScorer(Synchformer):
         vis, aud = {}, {}
         for start in dict.fromkeys(starts):  # only the segments of the scored windows are encoded
             first = start * SEGMENT_STEP
-            vis[start] = self.visual_features(frames_u8[first:first + MIN_FRAMES])
+            cache = {} if visual_cache is None else visual_cache
+            key = (first, tuple(frames_u8.shape), frames_u8.data_ptr())
+            if key not in cache:
+                cache[key] = self.visual_features(frames_u8[first:first + MIN_FRAMES])
+            vis[start] = cache[key]
             aud[start] = self.audio_features(spectrogram_segments(wave16k, range(start, start + WINDOW_SEGMENTS)))
         logits = self.window_logits(torch.stack([vis[s] for s in starts]),
                                     torch.stack([aud[s] for s in starts])).cpu()

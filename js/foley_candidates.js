@@ -14,7 +14,7 @@ const STYLE = `
 .foley-candidate { display: flex; align-items: center; gap: 6px; cursor: pointer; border-radius: 3px;
   padding: 1px 2px; border: 1px solid transparent; }
 .foley-candidate[data-selected="true"] { border-color: #6cf; background: rgba(102, 204, 255, 0.12); }
-.foley-candidate .foley-label { width: 150px; flex: none; white-space: nowrap; overflow: hidden; }
+.foley-candidate .foley-label { width: 170px; flex: none; white-space: nowrap; overflow: hidden; }
 .foley-candidate .foley-timeline { position: relative; flex: 1; height: 36px; background: #181818; }
 .foley-candidate .foley-timeline img { position: absolute; top: 0; height: 100%; image-rendering: auto; }
 .foley-playhead { position: absolute; top: 0; bottom: 0; width: 2px; background: #f55; pointer-events: none; }
@@ -26,11 +26,11 @@ function viewUrl(file) {
   return api.apiURL(`/view?${query}`);
 }
 
-function label(candidate, best) {
+function label(candidate, best) {  // two lines that fit the label's 170 px (the CLAP score was cut off)
   const clap = candidate.clap === null || candidate.clap === undefined ? "–" : candidate.clap.toFixed(3);
   const offset = (candidate.offset >= 0 ? "+" : "") + candidate.offset.toFixed(2);
   return `#${candidate.index}${candidate.index === best ? " <span class=\"foley-best\">best</span>" : ""}` +
-    `<br>DeSync ${candidate.desync.toFixed(2)} s · ${offset} s · CLAP ${clap}`;
+    ` · offset ${offset} s<br>DeSync ${candidate.desync.toFixed(2)} s · CLAP ${clap}`;
 }
 
 class CandidatesView {
@@ -46,7 +46,8 @@ class CandidatesView {
 
   height() {
     const rows = this.view ? this.view.candidates.length : 0;
-    return (this.view?.video ? 230 : 30) + rows * 42 + 8;
+    // video (220) or transport (~26) + gap, rows of 40 px + 3 px gaps, and room for the widget's margins
+    return (this.view?.video ? 224 : 34) + rows * 43 + 24;
   }
 
   // seconds of the timeline the strips are drawn on: the video's, or the audio window's without a video
@@ -60,7 +61,13 @@ class CandidatesView {
   }
 
   show(view) {
+    if (this.audio) {  // a new run: the previous candidates stop (else their audio plays on, unreachable)
+      this.audio.pause();
+      this.audio.removeAttribute("src");
+      this.audio.load();
+    }
     this.view = view;
+    this.fraction = null;
     this.root.replaceChildren();
     this.audio = new Audio();
     this.audio.preload = "auto";
@@ -152,8 +159,10 @@ class CandidatesView {
     const inside = offset >= 0 && offset < this.view.seconds;
     this.audio.playbackRate = this.video.playbackRate;
     if (inside) this.audio.currentTime = offset;
-    if (playing && inside) this.audio.play().catch(() => {});
-    else this.audio.pause();
+    if (playing && inside) {
+      this.starting = true;  // until play() settles: tick() must not restart it (a seek every frame)
+      this.audio.play().catch(() => {}).finally(() => { this.starting = false; });
+    } else this.audio.pause();
   }
 
   tick() {  // the playhead; the candidate's audio starts when the video reaches its window
@@ -162,9 +171,14 @@ class CandidatesView {
       this.ticking = false;
       return;
     }
-    const span = this.span();
-    this.playhead.style.left = `calc(150px + 8px + (100% - 158px) * ${Math.min(1, this.clock() / span)})`;
-    if (this.video && !this.video.paused && this.audio.paused) {
+    // the timelines start after the label (170 px), the gap (6 px), the row's border and padding (1 + 2 px) and
+    // end before its padding and border on the right (2 + 1 px); the style is only touched when it moves
+    const fraction = Math.max(0, Math.min(1, this.clock() / this.span())).toFixed(5);
+    if (fraction !== this.fraction) {
+      this.fraction = fraction;
+      this.playhead.style.left = `calc(179px + (100% - 182px) * ${fraction})`;
+    }
+    if (this.video && !this.video.paused && this.audio.paused && !this.starting) {
       const offset = this.video.currentTime - this.view.start_time;
       if (offset >= 0 && offset < this.view.seconds) this.follow(true);
     }

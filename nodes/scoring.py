@@ -95,10 +95,11 @@ class FoleyScore(io.ComfyNode):
                              f"needs at least {MIN_SCORE_SECONDS} s of video and audio")
         sync = loaded(scorer["sync"])
         text_audio = loaded(scorer["clap"]) if prompt.strip() else None
-        candidates = []
+        candidates, video_windows = [], {}  # the video is encoded once for all candidates
+        frames = torch.from_numpy(frames)
         for index, item in enumerate(waveform.float()):
             mono = item.mean(dim=0)
-            result = sync.desync(frames, mono, rate)
+            result = sync.desync(frames, mono, rate, visual_cache=video_windows)
             candidates.append({
                 "index": index, "desync": float(result["desync"]), "offset": float(result["offsets"].mean()),
                 "offsets": [float(o) for o in result["offsets"]],

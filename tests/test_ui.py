@@ -26,13 +26,18 @@ UI = TESTS / "ui"
 WORKFLOWS = ROOT / "workflows"
 ARTIFACTS = UI / "artifacts"
 EXAMPLE = ROOT / "example_media" / "foley_example.mp4"
+EXAMPLE_6S = ROOT / "example_media" / "foley_example_6s.mp4"  # the same scene over 6 s, for the scores (>= 4.8 s)
 NAMES = ["video_to_foley", "hunyuanvideo_t2v_to_foley", "text_to_audio", "stock_samplers", "text_steered_foley",
          "audio_to_audio_variation", "long_video_to_foley", "time_range_prompts", "audio_inpainting",
-         "audio_extension"]
+         "audio_extension", "candidates_to_best"]
+CANDIDATES = "candidates_to_best"
 RUN = NAMES  # every workflow is queued from the UI (workflow 2 without its HunyuanVideo part)
 # widgets set in the UI before Run: windows of 1.6 s with 0.4 s overlap, so that the 4 s example clip (one
 # window at the saved 10 s) is sampled on several blended windows (the widgets round to 0.1 s: see below)
-WIDGETS = {"long_video_to_foley": {"FoleyWindowing": {"window_seconds": 1.6, "overlap_seconds": 0.4}}}
+WIDGETS = {"long_video_to_foley": {"FoleyWindowing": {"window_seconds": 1.6, "overlap_seconds": 0.4}},
+           # a fixed seed: the re-run after a click in the candidates view re-runs only Foley Select Best and
+           # what follows (sampling and scoring 4 candidates with the tiny Synchformer take ~3 minutes on a CPU)
+           "candidates_to_best": {"FoleySampler": {"control_after_generate": "fixed"}}}
 # workflows that load the example clip and save it with new audio (SaveVideo), all 4.0 s long
 VIDEO_RUNS = ["video_to_foley", "stock_samplers", "text_steered_foley", "audio_to_audio_variation",
               "long_video_to_foley", "time_range_prompts", "audio_inpainting", "audio_extension"]
@@ -130,11 +135,44 @@ def _browser_or_fail():
     return chromium
 
 
+SMOOTH_SECONDS, SMOOTH_CANDIDATES = 60.0, 6
+
+
+def _smooth_view_files(folder):
+    """A foley_candidates payload of 6 candidates over a 60 s video, with its files in the input folder (served by
+    /view as type "input"): the view is played with it to see whether long clips with many candidates stay smooth."""
+    import wave
+
+    import numpy as np
+    from PIL import Image
+
+    from make_media import make_video
+
+    entry = lambda name: {"filename": name, "subfolder": "", "type": "input"}  # noqa: E731
+    make_video(folder / "smooth_60s.mp4", n_frames=int(SMOOTH_SECONDS * 25), fps=25, width=320, height=240,
+               with_audio=False)
+    rng = np.random.default_rng(0)
+    rate = 16000
+    candidates = []
+    for i in range(SMOOTH_CANDIDATES):
+        level = rng.random((72, 1200)) ** (2 + i)
+        Image.fromarray((np.stack([level ** 0.5, level, 0.35 + 0.5 * level], -1) * 255).astype(np.uint8)).save(
+            folder / f"smooth_spec_{i}.png")
+        samples = (0.1 * rng.standard_normal(int(SMOOTH_SECONDS * rate)) * 32767).astype(np.int16)
+        with wave.open(str(folder / f"smooth_audio_{i}.wav"), "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate), w.writeframes(samples.tobytes())
+        candidates.append({"index": i, "desync": 0.1 * i, "offset": 0.0, "offsets": [0.0, 0.0], "clap": 0.5,
+                           "audio": entry(f"smooth_audio_{i}.wav"), "spectrogram": entry(f"smooth_spec_{i}.png")})
+    return {"start_time": 0.0, "seconds": SMOOTH_SECONDS, "best": 0, "selected": 0, "candidates": candidates,
+            "video": entry("smooth_60s.mp4")}
+
+
 @pytest.fixture(scope="module")
 def ui(models, comfy_server, comfy_input_dir, tmp_path_factory):
     """Runs tests/ui/ui_suite.js once -> its results (see the script)."""
     chromium = _browser_or_fail()
     shutil.copy(EXAMPLE, comfy_input_dir / EXAMPLE.name)
+    shutil.copy(EXAMPLE_6S, comfy_input_dir / EXAMPLE_6S.name)
     models_dir = Path(comfy_server.base_dir) / "models"
     for folder, files in HUNYUAN_FILES.items():  # so that workflow 2 opens without a missing-models warning
         (models_dir / folder).mkdir(parents=True, exist_ok=True)
@@ -142,12 +180,13 @@ def ui(models, comfy_server, comfy_input_dir, tmp_path_factory):
             (models_dir / folder / f).write_bytes(b"placeholder")
     work = tmp_path_factory.mktemp("ui")
     config = {"module": PACK_NAME, "workflows": NAMES, "run": RUN, "steps": STEPS, "widgets": WIDGETS,
-              "example_video": EXAMPLE.name, "probe_workflow": str(WORKFLOWS / "video_to_foley.json")}
+              "example_video": EXAMPLE.name, "probe_workflow": str(WORKFLOWS / "video_to_foley.json"),
+              "smooth_view": _smooth_view_files(comfy_input_dir)}
     (work / "config.json").write_text(json.dumps(config))
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     proc = subprocess.run(["node", str(UI / "ui_suite.js"), comfy_server.url, str(work / "config.json"),
                            str(work / "results.json"), str(ARTIFACTS)], cwd=UI, capture_output=True, text=True,
-                          timeout=540, env=dict(os.environ, CHROMIUM_PATH=chromium))
+                          timeout=840, env=dict(os.environ, CHROMIUM_PATH=chromium))
     results_file = work / "results.json"
     assert results_file.is_file(), f"ui_suite.js wrote no results (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     results = json.loads(results_file.read_text())
@@ -354,3 +393,113 @@ def test_missing_foley_checkpoint_is_reported_by_the_front_end(ui):
     (dialog,) = probe["dialogs"]
     assert "foley / hunyuanvideo_foley_not_there.pth" in dialog and "Invalid directory" not in dialog
     assert [e for e in probe["errors"] if not any(s in e for s in DIALOG_NOISE)] == []
+
+
+# --- several candidates, scored, the best kept (candidates_to_best) --------------------------------------------
+
+def test_six_second_example_clip_is_the_four_second_scene_made_longer():
+    info = probe_media(EXAMPLE_6S)
+    assert (info["video"]["codec"], info["video"]["width"], info["video"]["height"]) == ("h264", 320, 240)
+    assert info["video"]["fps"] == 25 and info["video"]["frames"] == 150  # 6 s: DeSync needs at least 4.8 s
+    assert EXAMPLE_6S.stat().st_size < 300_000
+
+
+def test_candidates_workflow_scores_four_candidates_and_saves_the_best(ui, comfy_server):
+    wf = load(CANDIDATES)
+    (cond,) = [n for n in wf["nodes"] if n["type"] == "FoleyConditioning"]
+    assert 4 in cond["widgets_values"]  # batch_size
+    run = _run(ui, CANDIDATES)
+    prompt = run["api_prompt"]
+    ((_, cond),) = _by_type(prompt, "FoleyConditioning").items()
+    assert cond["inputs"]["batch_size"] == 4
+    ((_, load_video),) = _by_type(prompt, "LoadVideo").items()
+    assert load_video["inputs"]["file"] == EXAMPLE_6S.name
+    ((select_id, select),) = _by_type(prompt, "FoleySelectBest").items()
+    assert "video" in select["inputs"]
+    ((_, mux),) = _by_type(prompt, "FoleyMuxVideo").items()
+    assert mux["inputs"]["audio"] == [select_id, 0]
+    (saved,) = comfy_server.output_files({"outputs": run["outputs"]}, kind="images")
+    info = probe_media(saved)
+    assert info["video"]["frames"] == 150 and info["audio"]["duration_s"] == pytest.approx(6.0, abs=0.05)
+    (view,) = run["outputs"][select_id]["foley_candidates"]
+    assert len(view["candidates"]) == 4 and view["selected"] == view["best"]
+
+
+def _best(rows):  # the ranking of nodes/scoring.py: lowest DeSync, then highest CLAP
+    return min(rows, key=lambda r: (round(r["desync"], 6), -(r["clap"] if r["clap"] is not None else -2)))["index"]
+
+
+def test_candidates_view_shows_every_candidate_with_its_spectrogram_and_scores(ui):
+    view = ui["candidates"]["after_run"]
+    assert [r["index"] for r in view["rows"]] == [0, 1, 2, 3]
+    for r in view["rows"]:
+        assert r["image"]["loaded"] and r["image"]["shown"] > 100, r
+        assert "DeSync" in r["text"] and "CLAP" in r["text"], r
+    assert view["video"]["muted"] and view["video"]["duration"] == pytest.approx(6.0, abs=0.1)
+    (selected,) = [r["index"] for r in view["rows"] if r["selected"]]
+    assert selected == view["best"] == _best(view["rows"])
+    assert view["audio_src"].find(view["candidate_audio"][selected]) >= 0
+    assert Path(ui["candidates"]["screenshot"]).is_file()
+    assert ui["candidates"]["errors"] == []
+
+
+def test_a_click_on_a_candidate_selects_it(ui):
+    c = ui["candidates"]
+    view = c["after_click"]
+    assert c["clicked"] != c["after_run"]["selected"]
+    assert view["choice"] == c["clicked"]
+    assert [r["index"] for r in view["rows"] if r["selected"]] == [c["clicked"]]
+    assert view["audio_src"].find(view["candidate_audio"][c["clicked"]]) >= 0
+    assert c["click_how"] == "mouse"  # a real click reaches the strip (not hidden under the canvas)
+
+
+def test_playing_the_video_moves_the_playhead(ui):
+    play = ui["candidates"]["play"]
+    assert play["play_error"] is None
+    assert play["end"]["time"] - play["start"]["time"] > 0.5
+    assert play["end"]["head"] > play["start"]["head"] + 5, play
+    assert not play["end"]["audio_paused"]  # the selected candidate plays along
+
+
+def test_without_a_video_the_view_plays_audio_only(ui):
+    view = ui["candidates"]["audio_only"]
+    assert view["video"] is None and "audio only" in view["text"]
+    assert len(view["rows"]) == 4 and all(r["image"]["loaded"] for r in view["rows"])
+    play = ui["candidates"]["audio_only_play"]
+    assert play["play_error"] is None and play["end"]["head"] > play["start"]["head"], play
+
+
+def test_a_sixty_second_view_with_six_candidates_plays_smoothly(ui):
+    c = ui["candidates"]
+    assert len(c["smooth_view"]["rows"]) == SMOOTH_CANDIDATES
+    assert c["smooth_view"]["video"]["duration"] == pytest.approx(SMOOTH_SECONDS, abs=0.1)
+    smooth = c["smooth"]
+    assert smooth["play_error"] is None and smooth["end"]["time"] - smooth["start"]["time"] > 1.5
+    assert smooth["end"]["head"] > smooth["start"]["head"]
+    assert smooth["observer"], "no long-task observer in this chromium"
+    assert all(t < 100 for t in smooth["long_tasks"]), smooth["long_tasks"]
+    assert smooth["frames"] > 60 and smooth["p95_frame_ms"] < 50, smooth
+
+
+def test_a_rerun_passes_the_clicked_candidate_downstream(ui, comfy_server):
+    c = ui["candidates"]
+    rerun = c["rerun"]
+    assert rerun["status"] == "success", rerun.get("error")
+    node_id = str(c["after_run"]["node_id"])
+    (view,) = rerun["outputs"][node_id]["foley_candidates"]
+    assert view["selected"] == c["clicked"]
+    assert rerun["seconds"] < 60  # sampling and scoring were cached: only the pick and what follows ran again
+    # the saved video's sound is the clicked candidate (AAC: closest, not equal)
+    import numpy as np
+
+    from make_media import read_audio
+
+    (saved,) = comfy_server.output_files({"outputs": rerun["outputs"]}, kind="images")
+    sound = read_audio(saved)[0][0]
+    temp = Path(comfy_server.base_dir) / "temp"
+    errors = []
+    for candidate in view["candidates"]:
+        audio = read_audio(temp / candidate["audio"]["filename"])[0].mean(axis=0)
+        n = min(len(audio), len(sound))
+        errors.append(float(np.abs(audio[:n] - sound[:n]).mean()))
+    assert int(np.argmin(errors)) == c["clicked"], errors

@@ -3,7 +3,7 @@
     .venv/bin/python tests/ui/build_workflows.py [name ...]
 
 Starts a throw-away ComfyUI (the CI one in .cache/comfyui-0.3.75, or $COMFYUI_ROOT) with this checkout as a
-custom node and example_media/foley_example.mp4 in its input folder, then runs build_workflows.js against it.
+custom node and the example clips of example_media/ in its input folder, then runs build_workflows.js against it.
 Needs what the browser tests need: chromium (apt-get install chromium) and `npm ci` in tests/ui.
 """
 import json
@@ -39,7 +39,8 @@ def main(names):
         (base / "user" / "default" / "comfy.settings.json").write_text(json.dumps(SETTINGS))
         inputs = Path(tmp) / "input"
         inputs.mkdir()
-        shutil.copy(ROOT / "example_media" / "foley_example.mp4", inputs / "foley_example.mp4")
+        for clip in ("foley_example.mp4", "foley_example_6s.mp4"):
+            shutil.copy(ROOT / "example_media" / clip, inputs / clip)
         server = ComfyServer(comfy_root, base, input_dir=inputs)
         try:
             subprocess.run(["node", str(UI / "build_workflows.js"), server.url, *names], cwd=UI, check=True)

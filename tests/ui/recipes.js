@@ -28,6 +28,7 @@ const MODELS = {
 };
 
 const EXAMPLE_VIDEO = 'foley_example.mp4';
+const EXAMPLE_VIDEO_6S = 'foley_example_6s.mp4';  // the same scene over 6 s: DeSync needs at least 4.8 s
 const BALL_PROMPT = 'a rubber ball bouncing on a wooden floor, a hollow knock at every bounce';
 
 // Markdown lines naming the model files a workflow needs and where they go.
@@ -540,7 +541,68 @@ const audioExtension = {
   ],
 };
 
-const RECIPES = [videoToFoley, hunyuanT2vToFoley, textToAudio, stockSamplers, textSteeredFoley, audioToAudio,
-  longVideoToFoley, timeRangePrompts, audioInpainting, audioExtension];
+const candidatesToBest = {
+  name: 'candidates_to_best',
+  thumbnail: ['cond', 'sampler', 'decode', 'score', 'select'],
+  title: 'Several candidates, scored, the best kept',
+  note: [
+    '## Candidates, scored, the best kept',
+    'Makes 4 candidate sound tracks at once (Foley Conditioning `batch_size` 4), measures each (Foley Score), and '
+      + 'keeps the best (Foley Select Best), which goes into the video.',
+    '',
+    '- **Foley Select Best** shows the video with a spectrogram strip per candidate on its timeline and its '
+      + 'scores. Play the video to hear the selected candidate; **click a strip** to hear another. The clicked '
+      + 'one is set as `choice` and goes downstream on the next Run (`choice` -1 = the best by the scores).',
+    '- The ranking: the lowest DeSync first; the CLAP score breaks ties.',
+    '',
+    '### What the scores mean',
+    '- **DeSync** (lower is better): the seconds by which the Synchformer sync classifier judges audio and video '
+      + 'to be apart, 0-2 s in 0.1 s steps. The classifier judges offsets of -2..+2 s in 0.2 s steps on the first '
+      + 'and on the last 4.8 s of the clip; the two are averaged. The offset next to it is signed.',
+    '- **CLAP** (-1..1, higher is better): how well the audio fits the prompt of Foley Score (the sound prompt). '
+      + 'It uses the `larger_clap_general` checkpoint the model already needs, which is **not** the CLAP '
+      + 'checkpoint papers use for their CLAP numbers: compare scores with each other, not with published ones.',
+    '',
+    '**Clips must be at least 4.8 s** (DeSync needs 4.8 s at the start and at the end): '
+      + '`foley_example_6s.mp4` is the bouncing ball over 6 s. The scorers (Load Foley Scorers) load the whole '
+      + 'Synchformer from the same file as the Synchformer loader, and CLAP from the same folder.',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO_6S } },
+    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
+    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    textEncode(2, BALL_PROMPT),
+    { id: 'cond', type: 'FoleyConditioning', col: 3, widgets: { batch_size: 4 },
+      in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    sampler(3),
+    { id: 'decode', type: 'FoleyVAEDecode', col: 4, in: { vae: 'vae', latent: 'sampler' } },
+    { id: 'scorer', type: 'FoleyLoadSyncScorer', col: 4,
+      widgets: { synchformer: MODELS.synchformer.name, clap: 'larger_clap_general' } },
+    { id: 'score', type: 'FoleyScore', col: 4, widgets: { prompt: BALL_PROMPT },
+      in: { scorer: 'scorer', audio: 'decode', video: 'video' } },
+    { id: 'select', type: 'FoleySelectBest', col: 5, widgets: { choice: -1 }, size: [560, 0],
+      in: { audio: 'decode', scores: 'score.scores', video: 'video' } },
+    { id: 'mux', type: 'FoleyMuxVideo', col: 6, widgets: { batch_index: 0, audio_codec: 'aac', video_range: 'whole video' },
+      in: { video: 'video', audio: 'select.audio' } },
+    { id: 'save', type: 'SaveVideo', col: 6, widgets: { filename_prefix: 'foley/candidates_to_best', format: 'auto',
+      codec: 'auto' }, in: { video: 'mux' } },
+  ],
+  groups: [
+    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    { title: 'Video (at least 4.8 s)', color: GROUP.input, nodes: ['video'] },
+    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+    { title: '4 candidates', color: GROUP.sample, nodes: ['cond', 'sampler'] },
+    { title: 'Score each (DeSync, CLAP)', color: GROUP.features, nodes: ['decode', 'scorer', 'score'] },
+    { title: 'Pick (click a strip to choose)', color: GROUP.output, nodes: ['select'] },
+    { title: 'Video out', color: GROUP.output, nodes: ['mux', 'save'] },
+  ],
+};
 
-module.exports = { RECIPES, MODELS, EXAMPLE_VIDEO };
+const RECIPES = [videoToFoley, hunyuanT2vToFoley, textToAudio, stockSamplers, textSteeredFoley, audioToAudio,
+  longVideoToFoley, timeRangePrompts, audioInpainting, audioExtension,
+  candidatesToBest];
+
+module.exports = { RECIPES, MODELS, EXAMPLE_VIDEO, EXAMPLE_VIDEO_6S };

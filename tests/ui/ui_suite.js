@@ -214,6 +214,148 @@ async function previewDuration(page, filename) {
   return handle.jsonValue();
 }
 
+
+// --- the candidates view of Foley Select Best (js/foley_candidates.js) ----------------------------------------
+
+const CANDIDATES = 'candidates_to_best';
+
+// The view's rows as the page shows them -> { rows: [{ index, text, selected, image }], video, audioSrc, ... }
+const readView = page => page.evaluate(() => {
+  const node = window.app.graph.nodes.find(n => n.type === 'FoleySelectBest');
+  const root = node?.foleyCandidates?.root;
+  if (!root || !root.isConnected) return null;
+  const v = node.foleyCandidates;
+  const choice = node.widgets.find(w => w.name === 'choice');
+  return {
+    node_id: node.id,
+    rows: [...root.querySelectorAll('.foley-candidate')].map(r => {
+      const img = r.querySelector('img');
+      return { index: Number(r.dataset.index), text: r.innerText, selected: r.dataset.selected === 'true',
+        desync: Number(r.dataset.desync), clap: r.dataset.clap === '' ? null : Number(r.dataset.clap),
+        image: { loaded: img.complete && img.naturalWidth > 0, width: img.naturalWidth, height: img.naturalHeight,
+          shown: img.getBoundingClientRect().width } };
+    }),
+    video: root.querySelector('video') ? { muted: root.querySelector('video').muted,
+      readyState: root.querySelector('video').readyState, duration: root.querySelector('video').duration } : null,
+    audio_src: v.audio.src, candidate_audio: v.view.candidates.map(c => c.audio.filename),
+    best: v.view.best, selected: v.view.selected, choice: choice?.value, text: root.innerText,
+    playhead: root.querySelector('.foley-playhead')?.getBoundingClientRect().left ?? null,
+  };
+});
+
+async function waitForView(page, rows) {
+  await page.waitForFunction(n => {
+    const node = window.app.graph.nodes.find(x => x.type === 'FoleySelectBest');
+    const root = node?.foleyCandidates?.root;
+    if (!root) return false;
+    const imgs = [...root.querySelectorAll('.foley-candidate img')];
+    const video = root.querySelector('video');
+    return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0) && (!video || video.readyState >= 2);
+  }, rows, { timeout: 30000 });
+}
+
+// Bring the node into view at zoom 1 (DOM widgets are hidden when zoomed far out) and screenshot the view.
+async function shootView(page, file) {
+  await page.evaluate(() => {
+    const node = window.app.graph.nodes.find(n => n.type === 'FoleySelectBest');
+    const canvas = window.app.canvas;
+    canvas.ds.scale = 1;
+    canvas.centerOnNode(node);
+    canvas.setDirty(true, true);
+  });
+  await page.waitForTimeout(600);
+  await page.locator('.foley-candidates').first().screenshot({ path: file });
+  return file;
+}
+
+// Play the (muted) video for `ms` and watch the page: playhead positions, requestAnimationFrame intervals and
+// long tasks (> 50 ms, PerformanceObserver) while it plays.
+const playAndWatch = (page, ms) => page.evaluate(async duration => {
+  const node = window.app.graph.nodes.find(n => n.type === 'FoleySelectBest');
+  const view = node.foleyCandidates;
+  const media = view.video || view.audio;
+  const head = () => view.root.querySelector('.foley-playhead').getBoundingClientRect().left;
+  const longTasks = [];
+  let observer = null;
+  try {
+    observer = new PerformanceObserver(list => { for (const e of list.getEntries()) longTasks.push(e.duration); });
+    observer.observe({ type: 'longtask' });
+  } catch (e) { /* no long-task API: intervals only */ }
+  const start = { head: head(), time: media.currentTime };
+  const frames = [];
+  let last = performance.now();
+  let on = true;
+  const frame = now => { frames.push(now - last); last = now; if (on) requestAnimationFrame(frame); };
+  let playError = null;
+  await media.play().catch(e => { playError = String(e); });
+  requestAnimationFrame(frame);
+  const heads = [];
+  for (let t = 0; t < duration; t += 250) {
+    await new Promise(r => setTimeout(r, 250));
+    heads.push(head());
+  }
+  on = false;
+  const end = { head: head(), time: media.currentTime, audio_paused: view.audio.paused };
+  media.pause();
+  observer?.disconnect();
+  const sorted = frames.slice(1).sort((a, b) => a - b);
+  return { start, end, heads, long_tasks: longTasks, frames: sorted.length,
+    max_frame_ms: sorted[sorted.length - 1] ?? null, p95_frame_ms: sorted[Math.floor(sorted.length * 0.95)] ?? null,
+    observer: observer !== null, play_error: playError };
+}, ms);
+
+// Show `view` (a foley_candidates payload) on the node as if it had run.
+const showView = (page, view) => page.evaluate(v => {
+  const node = window.app.graph.nodes.find(n => n.type === 'FoleySelectBest');
+  node.onExecuted({ foley_candidates: [v] });
+}, view);
+
+async function candidatesChecks(page, baseUrl, config, artifacts) {
+  const out = {};
+  await waitForView(page, 4);
+  out.after_run = await readView(page);
+  out.screenshot = await shootView(page, path.join(artifacts, 'candidates_view.png'));
+  const original = await page.evaluate(() => window.app.graph.nodes.find(n => n.type === 'FoleySelectBest')
+    .foleyCandidates.view);
+  // a click on another candidate's strip
+  const other = (out.after_run.selected + 1) % out.after_run.rows.length;
+  out.clicked = other;
+  const row = page.locator(`.foley-candidates .foley-candidate[data-index="${other}"] .foley-timeline`);
+  out.click_how = 'mouse';
+  await row.click({ timeout: 5000 }).catch(async () => {
+    out.click_how = 'element.click()';
+    await row.evaluate(e => e.click());
+  });
+  await page.waitForTimeout(300);
+  out.after_click = await readView(page);
+  await shootView(page, path.join(artifacts, 'candidates_view_clicked.png'));
+  out.play = await playAndWatch(page, 1500);
+  // without a video: the same candidates, audio only
+  await showView(page, { ...original, video: undefined, selected: other });
+  await waitForView(page, 4);
+  out.audio_only = await readView(page);
+  await shootView(page, path.join(artifacts, 'candidates_view_audio_only.png'));
+  out.audio_only_play = await playAndWatch(page, 1000);
+  // 60 s and 6 candidates (synthetic files from the Python side, in the input folder): is playing smooth?
+  if (config.smooth_view) {
+    await showView(page, config.smooth_view);
+    await waitForView(page, config.smooth_view.candidates.length);
+    out.smooth_view = await readView(page);
+    await shootView(page, path.join(artifacts, 'candidates_view_60s.png'));
+    await page.evaluate(() => {
+      const v = window.app.graph.nodes.find(n => n.type === 'FoleySelectBest').foleyCandidates.video;
+      v.currentTime = 20;
+    });
+    await page.waitForTimeout(500);
+    out.smooth = await playAndWatch(page, 2500);
+  }
+  // back to the run's view with the clicked candidate, then Run again: the clicked one goes downstream
+  await showView(page, { ...original, selected: other });
+  await waitForView(page, 4);
+  out.rerun = await runFromUi(page, baseUrl);
+  return out;
+}
+
 // A loader whose file is missing: the front end lists it (with its directory) in the missing-models dialog.
 async function missingModelProbe(page, workflowPath, artifacts) {
   const wf = JSON.parse(fs.readFileSync(workflowPath, 'utf8'));
@@ -274,6 +416,12 @@ async function missingModelProbe(page, workflowPath, artifacts) {
       run.errors = since(errors, n0);
       results.runs[name] = run;
       write();
+      if (name === CANDIDATES && run.status === 'success') {
+        n0 = errors.length;
+        results.candidates = await candidatesChecks(page, url, config, artifacts);
+        results.candidates.errors = since(errors, n0);
+        write();
+      }
     }
     n0 = errors.length;
     results.missing_model_probe = await missingModelProbe(page, config.probe_workflow, artifacts);
