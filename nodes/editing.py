@@ -1,10 +1,8 @@
 """Editing nodes: a prompt for a time range, an inpainting mask on a time range, extension of given audio."""
-import torch
 
 from comfy_api.latest import io
 
 from ..foley_models import editing
-from ..foley_models.media import LATENT_RATE
 from .comfy_model import loaded
 from .encode import LATENT_LENGTH
 from .loaders import CATEGORY, FoleyVAE
