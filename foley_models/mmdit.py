@@ -3,6 +3,8 @@
 Triple-stream blocks (audio and visual streams with joint self-attention and text cross-attention)
 followed by single-stream audio blocks. State-dict keys are those of the official checkpoints.
 """
+import functools
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -37,7 +39,15 @@ SYNC_SEGMENT = 8  # Synchformer tokens per 16-frame segment; sync_pos_emb is ind
 
 
 def _rope_tables(audio_len, visual_len, text_len, head_dim, device):
-    """All RoPE tables of one forward (integer positions, so every table is a slice of one)."""
+    """All RoPE tables of one forward (integer positions, so every table is a slice of one). Cached per shape
+    and device: the same tables serve every step (nothing may write into them)."""
+    # inference-mode tensors cannot be saved for backward: a separate entry for them
+    return _rope_tables_cached(audio_len, visual_len, text_len, head_dim, torch.device(device),
+                               torch.is_inference_mode_enabled())
+
+
+@functools.lru_cache(maxsize=32)
+def _rope_tables_cached(audio_len, visual_len, text_len, head_dim, device, inference):
     cos, sin = rope_table(max(2 * audio_len, visual_len, text_len), head_dim, device)
     # official interleave: visual Lv -> L (nearest-exact), positions 2i (audio) / 2i+1 (visual),
     # then visual L -> Lv; visual token j ends up as source token up[down[j]] at position 2*down[j]+1
@@ -96,11 +106,18 @@ class TripleStreamBlock(nn.Module):
         q, k, v = qkv(h).unflatten(-1, (3, self.num_heads, -1)).permute(2, 0, 3, 1, 4)
         return q_norm(q), k_norm(k), v
 
-    def forward(self, audio, text, visual, vec, rope, visual_out=True):
+    def text_kv(self, text, rope):
+        """Keys and values of the text cross-attention [B, heads, Lt, head_dim]: they depend on the text alone,
+        so a sampling run computes them once (HunyuanVideoFoley.cached_conditions)."""
+        kt, vt = self.text_cross_kv(text).unflatten(-1, (2, self.num_heads, -1)).permute(2, 0, 3, 1, 4)
+        return apply_rope(self.text_cross_k_norm(kt), *rope["cross_text"]), vt
+
+    def forward(self, audio, text, visual, vec, rope, visual_out=True, text_kv=None):
         """audio [B, L, H], text [B, Lt, H], visual [B, Lv, H], vec [B, H] -> (audio, visual).
 
         visual_out=False (last block) skips the visual updates after the joint attention: the visual
         stream is discarded after the triple blocks, so they cannot change the audio (quirk Q9).
+        text_kv: this block's text_kv(text, rope) when already computed.
         """
         a_sh1, a_sc1, a_g1, a_sh2, a_sc2, a_g2, a_sh3, a_sc3, a_g3 = self.audio_mod(vec).unsqueeze(1).chunk(9, -1)
         v_sh1, v_sc1, v_g1, v_sh2, v_sc2, v_g2, v_sh3, v_sc3, v_g3 = self.v_cond_mod(vec).unsqueeze(1).chunk(9, -1)
@@ -123,8 +140,7 @@ class TripleStreamBlock(nn.Module):
             out_a = attention(qa, k, v)
         audio = audio + self.audio_self_proj(merge_heads(out_a)) * a_g1
 
-        kt, vt = self.text_cross_kv(text).unflatten(-1, (2, self.num_heads, -1)).permute(2, 0, 3, 1, 4)
-        kt = apply_rope(self.text_cross_k_norm(kt), *rope["cross_text"])
+        kt, vt = text_kv if text_kv is not None else self.text_kv(text, rope)
         h = modulate(layer_norm(audio, 1e-6), a_sh2, a_sc2).to(audio.dtype)
         qa = apply_rope(self.audio_cross_q_norm(split_heads(self.audio_cross_q(h), self.num_heads)),
                         *rope["cross_audio"])
@@ -239,6 +255,7 @@ class HunyuanVideoFoley(nn.Module):
         self.final_layer = FinalLayer(hidden_size, latent_channels, **fac)
         self.empty_clip_feat = nn.Parameter(torch.empty(1, clip_dim, dtype=dtype, device=device))
         self.empty_sync_feat = nn.Parameter(torch.empty(1, sync_dim, dtype=dtype, device=device))
+        self._conditions_cache = None  # a dict inside cached_conditions()
 
     def empty_clip(self, batch, length):
         """Learned "no video" SigLIP2 features [batch, length, clip_dim]."""
@@ -248,6 +265,36 @@ class HunyuanVideoFoley(nn.Module):
         """Learned "no video" Synchformer features [batch, length, sync_dim]."""
         return self.empty_sync_feat.unsqueeze(0).expand(batch, length, -1)
 
+    def cached_conditions(self):
+        """`with model.cached_conditions():` forwards inside reuse the work that depends neither on the latent
+        nor on the timestep (text projection and every block's text keys/values, SigLIP2 projection,
+        Synchformer conditioning) for conditioning tensors they have seen: a sampling run computes it once,
+        or once per window. Tensors are recognised by identity (the same tensor, or the same view of it,
+        unchanged), never by value; the cache lives until the block ends and holds them until then."""
+        return _ConditionsScope(self)
+
+    def _cached(self, kind, tensors, extra, compute):
+        cache = self._conditions_cache
+        if cache is None:
+            return compute()
+        key = (kind, extra, *(_identity(t) for t in tensors))
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= 64:  # bounded: e.g. many windows
+                cache.clear()
+            hit = cache[key] = (tensors, compute())  # the tensors themselves: their memory cannot be reused
+        return hit[1]
+
+    def _text_conditions(self, text, rope):
+        text = self.cond_in(text.to(self.compute_dtype))
+        return text, [block.text_kv(text, rope) for block in self.triple_blocks]
+
+    def _video_conditions(self, clip, sync, audio_len):
+        sync = sync.unflatten(1, (-1, SYNC_SEGMENT)) + self.sync_pos_emb.to(sync)
+        sync = self.sync_in(sync.flatten(1, 2).to(self.compute_dtype))
+        sync = sync[:, nearest_exact_index(sync.shape[1], audio_len, sync.device)]
+        return sync, self.visual_proj(clip.to(self.compute_dtype))
+
     def forward(self, x, t, text, clip, sync):
         """x [B, C, L] latents, t [B] (sigma * 1000), text [B, Lt, text_dim], clip [B, Lv, clip_dim],
         sync [B, Ls, sync_dim] (Ls a multiple of 8) -> velocity [B, C, L] in the compute dtype."""
@@ -255,23 +302,46 @@ class HunyuanVideoFoley(nn.Module):
         audio_len = x.shape[2]
         vec = self.time_in(t, dtype)
 
-        sync = sync.unflatten(1, (-1, SYNC_SEGMENT)) + self.sync_pos_emb.to(sync)
-        sync = self.sync_in(sync.flatten(1, 2).to(dtype))
-        sync = sync[:, nearest_exact_index(sync.shape[1], audio_len, x.device)]
-
-        text = self.cond_in(text.to(dtype))
-        audio = self.audio_embedder(x.to(dtype)) + sync
-        visual = self.visual_proj(clip.to(dtype))
-
+        sync, visual = self._cached("video", (clip, sync), (audio_len, dtype),
+                                    lambda: self._video_conditions(clip, sync, audio_len))
         rope = _rope_tables(audio_len, visual.shape[1], text.shape[1], self.head_dim, x.device)
+        text, text_kv = self._cached("text", (text,), (dtype, rope["cross_text"][0].shape),
+                                     lambda: self._text_conditions(text, rope))
+        audio = self.audio_embedder(x.to(dtype)) + sync
+
         last = len(self.triple_blocks) - 1
         for i, block in enumerate(self.triple_blocks):
-            audio, visual = block(audio, text, visual, vec, rope, visual_out=i < last)
+            audio, visual = block(audio, text, visual, vec, rope, visual_out=i < last, text_kv=text_kv[i])
 
         vec = sync + vec.unsqueeze(1)
         for block in self.single_blocks:
             audio = block(audio, vec, rope["cross_audio"])
         return self.final_layer(audio).transpose(1, 2)
+
+
+def _identity(tensor):
+    """What tells one tensor (or view) from another while it is alive: storage address, geometry, dtype,
+    device and the in-place write counter (inference tensors have none: they cannot be written outside
+    inference mode)."""
+    try:
+        version = tensor._version
+    except RuntimeError:
+        version = None
+    return (tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype, tensor.device, version)
+
+
+class _ConditionsScope:
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        self.saved = self.model._conditions_cache
+        if self.saved is None:
+            self.model._conditions_cache = {}
+        return self.model
+
+    def __exit__(self, *exc):
+        self.model._conditions_cache = self.saved
 
 
 def mmdit_config_from_state_dict(sd):

@@ -4,6 +4,8 @@ This is the reference sampler: the ComfyUI path (its own samplers driving the sa
 against it. sigma runs from 1 (noise) to 0 (data); the model predicts the velocity dx/dsigma and sees
 t = sigma * 1000.
 """
+import contextlib
+
 import torch
 
 
@@ -43,7 +45,13 @@ def sample_euler_cfg(model, noise, text, neg_text, clip, sync, steps, cfg=4.5, s
         text_in, clip_in, sync_in = guidance_inputs(model, batch, text, neg_text, clip, sync)
     else:
         text_in, clip_in, sync_in = (_batch(f, batch) for f in (text, clip, sync))
-    x = noise
+    # work that depends on neither the latent nor the timestep is done once per run (per window)
+    scope = getattr(model, "cached_conditions", None)
+    with scope() if scope is not None else contextlib.nullcontext():
+        return _euler_loop(model, noise, sigmas, steps, cfg, guided, text_in, clip_in, sync_in, callback)
+
+
+def _euler_loop(model, x, sigmas, steps, cfg, guided, text_in, clip_in, sync_in, callback):
     for i in range(steps):
         x_in = torch.cat([x, x]) if guided else x
         t = (sigmas[i] * 1000).expand(x_in.shape[0])

@@ -111,6 +111,9 @@ class WindowedMMDiT(torch.nn.Module):
     def forward(self, x, t, text, clip, sync):
         return windowed(self.model, x, t, text, clip, sync, self.window, self.overlap)
 
+    def cached_conditions(self):
+        return self.model.cached_conditions()
+
     def empty_clip(self, batch, length):
         return self.model.empty_clip(batch, length)
 

@@ -1,8 +1,11 @@
 """The MMDiT as a ComfyUI MODEL (flow matching, 1-D 128-channel latent) and ModelPatcher helpers for the encoders."""
+import contextlib
+
 import torch
 
 import comfy.conds
 import comfy.latent_formats
+import comfy.ldm.modules.attention
 import comfy.model_base
 import comfy.model_management as mm
 import comfy.model_patcher
@@ -11,18 +14,37 @@ import comfy.sampler_helpers
 import comfy.supported_models_base
 import comfy.utils
 
-from ..foley_models import windows
+from ..foley_models import attention, windows
 from ..foley_models.loading import check_state_dict, expect_checkpoint, read_checkpoint
 from ..foley_models.media import LATENT_RATE
 from ..foley_models.mmdit import HunyuanVideoFoley, mmdit_config_from_state_dict
 
 WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
                  "fp8_e4m3fn": torch.float8_e4m3fn, "fp8_e5m2": torch.float8_e5m2}
-COMPUTE_DTYPES = [torch.bfloat16, torch.float16, torch.float32]  # bf16 first: the official runtime dtype
+# bf16 first: the official runtime dtype. No fp16: fp16 compute is not chosen by default (its range ends at
+# 65504 and nothing shows the real weights stay inside it); where bf16 is not native the MMDiT computes in fp32
+# (from bf16/fp16/fp8 storage where the weights would not fit in fp32). --fp16-unet / --force-fp16 opt in.
+COMPUTE_DTYPES = [torch.bfloat16, torch.float32]
 # transformer_options key of FoleyWindowing: (window, overlap) in latent frames
 WINDOW_OPTION = "foley_window"
 DEFAULT_WINDOW = (round(windows.DEFAULT_WINDOW_SECONDS * LATENT_RATE), round(windows.DEFAULT_OVERLAP_SECONDS * LATENT_RATE))
 MAX_WINDOW = 752  # 15.04 s: the longest clip the official reader makes (frames up to t = 15.0 s)
+
+
+def comfy_attention(q, k, v, transformer_options=None, **options):
+    """The engine's attention through ComfyUI's own selection (--use-sage-attention, --use-flash-attention,
+    --use-pytorch-cross-attention, ...), looked up per call so that attention overrides in transformer_options
+    (optimized_attention_override) apply. q/k/v and the result: [B, heads, L, head_dim]."""
+    return comfy.ldm.modules.attention.optimized_attention(
+        q, k, v, q.shape[1], skip_reshape=True, skip_output_reshape=True,
+        transformer_options=transformer_options if transformer_options is not None else {})
+
+
+# Inside ComfyUI every engine model of this pack (MMDiT, Synchformer) attends through ComfyUI. The engine's
+# module is this package's own copy (ComfyUI imports each custom node under its own name), so scripts that use
+# foley_models directly keep PyTorch SDPA.
+attention.register_backend("comfy", comfy_attention)
+attention.set_backend("comfy")
 
 
 class FoleyLatentFormat(comfy.latent_formats.LatentFormat):
@@ -59,6 +81,7 @@ class FoleyDiT(HunyuanVideoFoley):
         self.learned = torch.nn.Module()
         for name in LEARNED_TENSORS:
             self.learned.register_parameter(name, self._parameters.pop(name))
+        self._run_inputs = None  # a dict during a sampling run (sampling_run)
 
     # the engine's code reads them as attributes of the model
     sync_pos_emb = property(lambda self: self.learned.sync_pos_emb)
@@ -72,13 +95,31 @@ class FoleyDiT(HunyuanVideoFoley):
         flags = empty_flags.reshape(-1, 1, 1).to(features.device) > 0.5
         return torch.where(flags, empty(features.shape[0], features.shape[1]).to(features), features)
 
+    @contextlib.contextmanager
+    def sampling_run(self):
+        """One sampling run (see cache_conditions): ComfyUI hands the model new copies of the same conditioning
+        at every step; within the run they are replaced by the first step's tensors of the same conds (the
+        `uuids` ComfyUI gives each cond per run), so that the engine's cached_conditions recognises them."""
+        saved = self._run_inputs
+        self._run_inputs = {}
+        try:
+            with self.cached_conditions():
+                yield
+        finally:
+            self._run_inputs = saved
+
     def forward(self, x, timesteps, context=None, clip_feat=None, sync_feat=None, clip_empty=None, sync_empty=None,
                 control=None, transformer_options={}, **kwargs):
         clip = self._select(clip_feat, clip_empty, self.empty_clip)
         sync = self._select(sync_feat, sync_empty, self.empty_sync)
+        uuids = transformer_options.get("uuids")
+        if self._run_inputs is not None and uuids:
+            key = (tuple(uuids), tuple(x.shape), *((tuple(t.shape), t.dtype, t.device) for t in (context, clip, sync)))
+            context, clip, sync = self._run_inputs.setdefault(key, (context, clip, sync))
         window, overlap = transformer_options.get(WINDOW_OPTION, DEFAULT_WINDOW)
-        return windows.windowed(super().forward, x, timesteps, context, clip, sync, window, overlap,
-                                before_window=mm.throw_exception_if_processing_interrupted)
+        with attention.call_options(transformer_options=transformer_options):
+            return windows.windowed(super().forward, x, timesteps, context, clip, sync, window, overlap,
+                                    before_window=mm.throw_exception_if_processing_interrupted)
 
 
 class CONDTimeAligned(comfy.conds.CONDRegular):
@@ -151,14 +192,11 @@ def load_foley_model(path, weight_dtype="default"):
     state_dict = check_state_dict(HunyuanVideoFoley(**config, device="meta"), state_dict, path,
                                   "the HunyuanVideo-Foley MMDiT")
     load_device, offload_device = mm.get_torch_device(), mm.unet_offload_device()
-    if weight_dtype == "default":
-        stored = next(v.dtype for v in state_dict.values() if v.is_floating_point())
-        params = sum(v.numel() for v in state_dict.values())
-        dtype = mm.unet_dtype(model_params=params, supported_dtypes=COMPUTE_DTYPES, weight_dtype=stored)
-    else:
-        dtype = WEIGHT_DTYPES[weight_dtype]
+    stored = next(v.dtype for v in state_dict.values() if v.is_floating_point())
+    params = sum(v.numel() for v in state_dict.values())
+    dtype, compute_dtype = model_dtypes(weight_dtype, stored, params, load_device)
     model_config = FoleyModelConfig(dict(config))
-    model_config.set_inference_dtype(dtype, mm.unet_manual_cast(dtype, load_device, COMPUTE_DTYPES))
+    model_config.set_inference_dtype(dtype, compute_dtype)
     # built on meta and given the file's tensors: no second full copy of the weights in RAM while loading
     model = FoleyModel(model_config, device="meta")
     weights = {k: v.to(dtype) if v.is_floating_point() else v for k, v in to_comfy_keys(state_dict).items()}
@@ -166,8 +204,44 @@ def load_foley_model(path, weight_dtype="default"):
     model.diffusion_model.requires_grad_(False).to(offload_device)
     model.device = offload_device
     patcher = comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
-    patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "foley_keep_unmasked", keep_unmasked)
+    add_sampling_wrappers(patcher)
     return patcher
+
+
+def add_sampling_wrappers(patcher):
+    patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "foley_keep_unmasked", keep_unmasked)
+    patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "foley_cache_conditions",
+                                 cache_conditions)
+
+
+def cache_conditions(executor, *args, **kwargs):
+    """The work of a step that depends neither on the latent nor on the timestep (text projection and text
+    keys/values, video conditioning) is done once per sampling run: FoleyDiT.sampling_run. Not with hooks on
+    the conds, which may change the weights from one step to the next."""
+    guider = executor.class_obj
+    model = getattr(getattr(getattr(guider, "model_patcher", None), "model", None), "diffusion_model", None)
+    conds = getattr(guider, "conds", None) or {}
+    hooked = any(c.get("hooks") is not None for group in conds.values() for c in group)
+    if not isinstance(model, FoleyDiT) or hooked:
+        return executor(*args, **kwargs)
+    with model.sampling_run():
+        return executor(*args, **kwargs)
+
+
+def model_dtypes(weight_dtype, stored, params, load_device):
+    """(storage dtype, manual-cast compute dtype or None) of the MMDiT: ComfyUI's choice among COMPUTE_DTYPES
+    (its flags and free-memory rules included), except that fp16 never becomes the compute dtype unless the
+    user asks for fp16 (--fp16-unet, --force-fp16): fp16 storage then computes in bf16 or fp32."""
+    if weight_dtype == "default":
+        dtype = mm.unet_dtype(model_params=params, supported_dtypes=COMPUTE_DTYPES, weight_dtype=stored)
+    else:
+        dtype = WEIGHT_DTYPES[weight_dtype]
+    compute = mm.unet_manual_cast(dtype, load_device, COMPUTE_DTYPES)
+    if (compute or dtype) == torch.float16 and not (mm.args.fp16_unet or mm.args.force_fp16):
+        compute = torch.bfloat16 if mm.should_use_bf16(load_device) else torch.float32
+    if weight_dtype == "default" and stored == torch.float16 and dtype == torch.bfloat16 and compute == torch.float32:
+        dtype = torch.float16  # a 16-bit file computed in fp32 keeps its own format (fp16 -> bf16 would round)
+    return dtype, compute
 
 
 def keep_unmasked(executor, noise, latent_image, sampler, sigmas, denoise_mask=None, *args, **kwargs):

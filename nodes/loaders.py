@@ -43,8 +43,9 @@ class FoleyModelLoader(io.ComfyNode):
                 io.Combo.Input("file", options=files.file_options(files.MMDIT_FILES, also=("diffusion_models",)),
                                default=files.default_name(files.MMDIT_FILES), tooltip="From models/foley or models/diffusion_models (.pth or .safetensors)."),
                 io.Combo.Input("weight_dtype", options=["default", *WEIGHT_DTYPES], default="default",
-                               tooltip="Storage dtype of the weights; fp8 stores 8-bit weights and computes in "
-                                       "bf16/fp16. default: bf16 where the GPU supports it (the official dtype)."),
+                               tooltip="Storage dtype of the weights; fp8 and fp16 compute in bf16 (fp32 where "
+                                       "the GPU has no bf16). default: bf16 where the GPU supports it (the "
+                                       "official dtype), else fp32 compute."),
             ],
             outputs=[io.Model.Output()],
         )

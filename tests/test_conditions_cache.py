@@ -1,0 +1,132 @@
+"""Work that depends on neither the latent nor the timestep is done once per sampling run (per window), with the
+same results bit for bit; in ComfyUI too, where each step gets new copies of the conditioning."""
+import pytest
+import torch
+
+from fixture_utils import tensors
+from foley_models.mmdit import HunyuanVideoFoley, _rope_tables
+from foley_models.sampling import sample_euler_cfg
+from foley_models.windows import WindowedMMDiT
+from graph import node
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    model = HunyuanVideoFoley(hidden_size=64, num_heads=2, depth_triple=2, depth_single=2, clip_dim=32, sync_dim=32,
+                              text_dim=48).eval()
+    for p in model.parameters():
+        p.data.normal_(0, 0.05)
+    return model
+
+
+def _inputs(seconds=2, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    frames = 50 * seconds
+    return (torch.randn(1, 128, frames, generator=g), torch.randn(1, 7, 48, generator=g),
+            torch.randn(1, 7, 48, generator=g), torch.randn(1, 8 * seconds, 32, generator=g),
+            torch.randn(1, 8 * ((25 * seconds - 16) // 8 + 1), 32, generator=g))
+
+
+class Counting:
+    def __init__(self, model):
+        self.calls = {}
+        for name in ("cond_in", "visual_proj", "sync_in"):
+            getattr(model, name).register_forward_hook(self._count(name))
+        for i, block in enumerate(model.triple_blocks):
+            block.text_cross_kv.register_forward_hook(self._count(f"text_kv{i}"))
+
+    def _count(self, name):
+        def hook(*_):
+            self.calls[name] = self.calls.get(name, 0) + 1
+        return hook
+
+
+class Plain(torch.nn.Module):
+    """The model without cached_conditions: everything is recomputed at every step."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *args):
+        return self.model(*args)
+
+    def empty_clip(self, *a):
+        return self.model.empty_clip(*a)
+
+    def empty_sync(self, *a):
+        return self.model.empty_sync(*a)
+
+
+@pytest.mark.parametrize("windowed", [False, True])
+def test_sampling_computes_the_conditions_once_per_run(windowed):
+    model = _model()
+    seconds = 14 if windowed else 2
+    noise, text, neg, clip, sync = _inputs(seconds)
+    wrapped = WindowedMMDiT(model, window=300, overlap=60) if windowed else model
+    windows = 3 if windowed else 1
+    counter = Counting(model)
+    plain = sample_euler_cfg(Plain(wrapped), noise, text, neg, clip, sync, steps=4)
+    assert counter.calls["cond_in"] == 4 * windows and counter.calls["text_kv0"] == 4 * windows
+    counter.calls.clear()
+    cached = sample_euler_cfg(wrapped, noise, text, neg, clip, sync, steps=4)
+    assert torch.equal(cached, plain)
+    # the text once (the same for every window), the video conditioning once per window
+    assert counter.calls == {"cond_in": 1, "text_kv0": 1, "text_kv1": 1, "visual_proj": windows, "sync_in": windows}
+    assert model._conditions_cache is None  # nothing kept after the run
+
+
+def test_cache_tells_tensors_apart():
+    model = _model()
+    noise, text, _, clip, sync = _inputs()
+    t = torch.tensor([500.0])
+    counter = Counting(model)
+    with torch.no_grad(), model.cached_conditions():
+        first = model(noise, t, text, clip, sync)
+        assert torch.equal(model(noise, t, text, clip, sync), first)
+        assert counter.calls["cond_in"] == 1
+        other = text.clone()  # same values, another tensor: computed again (identity, never values)
+        model(noise, t, other, clip, sync)
+        assert counter.calls["cond_in"] == 2
+        text.mul_(2)  # written in place: computed again
+        changed = model(noise, t, text, clip, sync)
+        assert counter.calls["cond_in"] == 3
+    with torch.no_grad():
+        assert torch.equal(changed, model(noise, t, text, clip, sync))
+
+
+def test_rope_tables_are_cached_per_shape():
+    first = _rope_tables(100, 16, 7, 32, "cpu")
+    assert _rope_tables(100, 16, 7, 32, torch.device("cpu")) is first
+    assert _rope_tables(101, 16, 7, 32, "cpu") is not first
+    with torch.inference_mode():
+        assert _rope_tables(100, 16, 7, 32, "cpu") is not first  # inference tensors kept apart
+
+
+def test_comfy_sampling_computes_the_conditions_once_per_run(comfyui):
+    import comfy.patcher_extension
+    import comfy.sample
+
+    run = tensors("mmdit_tiny", "sampling.safetensors")
+    (model,) = node(comfyui, "FoleyModelLoader", file="hunyuanvideo_foley.pth", weight_dtype="fp32")
+    dit = model.model.diffusion_model
+    counter = Counting(dit)
+    text = {"cond": run["text_feat"], "uncond": run["uncond_text_feat"]}
+    visual = {"features": run["siglip2_feat"], "frames_25": 50, "start_time": 0.0}
+    sync = {"features": run["syncformer_feat"], "frames_25": 50, "start_time": 0.0}
+    positive, negative, latent = node(comfyui, "FoleyConditioning", text=text, visual=visual, sync=sync, batch_size=2)
+
+    def sample(patcher):
+        counter.calls.clear()
+        return comfy.sample.sample(patcher, run["initial_noise"], 4, 4.5, "euler", "simple", positive, negative,
+                                   latent["samples"], disable_pbar=True)
+
+    cached = sample(model)
+    # cond and uncond in one batch (or two, as memory decides): once per batch composition, not per step
+    assert counter.calls["cond_in"] in (1, 2) and counter.calls["sync_in"] == counter.calls["cond_in"]
+    plain_patcher = model.clone()
+    plain_patcher.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "foley_cache_conditions")
+    plain = sample(plain_patcher)
+    assert counter.calls["cond_in"] in (4, 8)
+    assert torch.equal(cached, plain)
+    assert dit._run_inputs is None and dit._conditions_cache is None
