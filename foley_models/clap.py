@@ -1,5 +1,8 @@
 """CLAP (laion/larger_clap_general) through transformers: per-token text features for the pipeline (text tower),
 and the CLAP score (text-audio cosine similarity, both towers)."""
+import logging
+import os
+
 import torch
 
 from .hf_folder import quiet_transformers, require_folder
@@ -7,6 +10,8 @@ from .hf_folder import quiet_transformers, require_folder
 CLAP_HUB_ID = "laion/larger_clap_general"
 DEFAULT_NEGATIVE_PROMPT = "noisy, harsh"
 MAX_TEXT_TOKENS = 77
+
+log = logging.getLogger(__name__)
 
 
 class ClapTextEncoder(torch.nn.Module):
@@ -32,8 +37,21 @@ class ClapTextEncoder(torch.nn.Module):
         """Both prompts are tokenised together with shared padding, as the official features depend on it."""
         if self.tokenizer is None:
             raise RuntimeError("this CLAP encoder was built without a tokenizer")
-        tokens = self.tokenizer([negative_prompt, prompt], padding=True, return_tensors="pt")
+        prompts = [negative_prompt, prompt]
+        limit = self.max_positions()
+        lengths = [len(ids) for ids in self.tokenizer(prompts)["input_ids"]]
+        for which, text, n in zip(("negative prompt", "prompt"), prompts, lengths):
+            if n > limit:
+                log.warning("HunyuanVideo-Foley: the %s has %d tokens, CLAP reads at most %d: it is cut to its first "
+                            "%d tokens, as CLAP's tokenizer truncates (the model only ever sees the first %d): %r",
+                            which, n, limit, limit, self.max_tokens, text[:80] + "...")
+        tokens = self.tokenizer(prompts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
         return self.encode_ids(tokens["input_ids"], tokens["attention_mask"])
+
+    def max_positions(self):
+        """Tokens the text tower has positions for: RoBERTa-style positions start after the padding index."""
+        config = self.model.config
+        return min(config.max_position_embeddings - config.pad_token_id - 1, self.tokenizer.model_max_length)
 
 
 def _tokenizer(folder):
@@ -46,11 +64,28 @@ def _tokenizer(folder):
                                 f"or tokenizer.json) from {CLAP_HUB_ID}: {e}") from e
 
 
+# either file set makes the tokenizer; without both, transformers builds an empty one from tokenizer_config.json
+# alone, which turns every prompt into the same two tokens
+TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"))
+
+
+def require_clap_folder(folder, scoring=False):
+    """The folder, or FileNotFoundError naming what is missing; reads no weights (queue-time checks use it).
+    scoring: the CLAP score also needs the audio tower's preprocessor_config.json."""
+    needed = ("config.json", "preprocessor_config.json") if scoring else ("config.json",)
+    folder = require_folder(folder, "CLAP", CLAP_HUB_ID, needed=needed)
+    if not any(all(os.path.isfile(os.path.join(folder, name)) for name in names) for names in TOKENIZER_FILES):
+        raise FileNotFoundError(f"CLAP folder {folder} has no tokenizer files (tokenizer.json, or vocab.json and "
+                                f"merges.txt): without them every prompt would read the same. Download them from "
+                                f"the Hugging Face repository {CLAP_HUB_ID}.")
+    return folder
+
+
 def load_clap(folder, device="cpu", dtype=torch.float32):
     """The CLAP text tower and tokenizer from a local copy of laion/larger_clap_general."""
     from transformers import ClapTextModelWithProjection
 
-    folder = require_folder(folder, "CLAP", CLAP_HUB_ID)
+    folder = require_clap_folder(folder)
     with quiet_transformers():
         tokenizer = _tokenizer(folder)
         model = ClapTextModelWithProjection.from_pretrained(folder, local_files_only=True)
@@ -125,11 +160,12 @@ class ClapScorer(torch.nn.Module):
     @torch.no_grad()
     def audio_embeddings(self, waveforms, sample_rate):
         """list of waveforms ([N] or [channels, N], float) at `sample_rate` -> L2-normalised [B, P] float32 (CPU)."""
-        from .dsp import resample_sinc
+        from .dsp import require_finite_audio, resample_sinc
 
         pieces, owner = [], []
         for i, waveform in enumerate(waveforms):
-            wave = resample_sinc(_mono_clip(waveform), int(sample_rate), self.sample_rate)
+            wave = resample_sinc(require_finite_audio(_mono_clip(waveform), f"CLAP score of candidate {i}"),
+                                 int(sample_rate), self.sample_rate)
             for piece in self._pieces(wave):
                 pieces.append(piece.numpy())
                 owner.append(i)
@@ -160,7 +196,7 @@ def load_clap_scorer(folder, device="cpu", dtype=torch.float32):
     laion/larger_clap_general (needs preprocessor_config.json besides the text-only files)."""
     from transformers import ClapFeatureExtractor, ClapModel
 
-    folder = require_folder(folder, "CLAP", CLAP_HUB_ID, needed=("config.json", "preprocessor_config.json"))
+    folder = require_clap_folder(folder, scoring=True)
     with quiet_transformers():
         tokenizer = _tokenizer(folder)
         feature_extractor = ClapFeatureExtractor.from_pretrained(folder, local_files_only=True)

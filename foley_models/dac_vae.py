@@ -11,6 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .dsp import require_finite_audio
+
 DAC_CONFIG = {
     "encoder_dim": 128,
     "encoder_rates": (2, 3, 4, 5, 8),
@@ -162,7 +164,7 @@ class DacVAE(nn.Module):
 
     def encode(self, wav):
         """wav [B, 1, N] -> (mean, logvar), each [B, latent_dim, ceil(N / hop_length)]."""
-        x = wav.to(self.compute_dtype)
+        x = require_finite_audio(wav, "DAC VAE encode").to(self.compute_dtype)
         # The official `preprocess`: right zero-padding to a multiple of the hop, so any length works.
         x = F.pad(x, (0, -x.shape[-1] % self.hop_length))
         moments = self.quant_conv(self.encoder(x))

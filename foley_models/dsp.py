@@ -89,3 +89,15 @@ def mel_power_spectrogram(segments, sample_rate=16000, n_fft=1024, win_length=40
     fb = mel_filterbank(sample_rate, n_fft, n_mels).to(device=x.device, dtype=x.dtype)
     mel = torch.matmul(power.transpose(-1, -2), fb).transpose(-1, -2)
     return mel.reshape(*shape, n_mels, mel.shape[-1])
+
+
+def require_finite_audio(waveform, what):
+    """Refuse audio with NaN or infinite samples, naming how many and where it was given: one NaN spreads through
+    every convolution of the VAE and the scores' spectrograms, and encoders write it as garbage or fail."""
+    bad = ~torch.isfinite(torch.as_tensor(waveform))  # a tensor or an ndarray
+    if bad.any():
+        first = int(bad.flatten().nonzero()[0]) % bad.shape[-1]
+        raise ValueError(f"{what}: the audio has {int(bad.sum())} non-finite samples (NaN or infinity) of "
+                         f"{bad.numel()}, the first at sample {first}. Fix the node that made it (a division "
+                         f"by zero in a mix or a normalisation is the usual cause); nothing was encoded.")
+    return waveform

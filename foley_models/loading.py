@@ -60,21 +60,29 @@ def _read_safetensors(path):
 
 
 def _read_pickle(path):
+    """torch.load with weights_only=True; every failure becomes a CheckpointError naming the file (torch's own
+    text for a refused pickle suggests weights_only=False, which is exactly what must not be done here)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise CheckpointError(f"{path}: the file is empty (0 bytes); the download broke off or the copy failed: "
+                              f"download it again")
+    zipped = head == b"PK\x03\x04"  # torch.save's format since 1.6; older files cannot be memory-mapped
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)
     except pickle.UnpicklingError as e:
+        if "Unsupported operand" in str(e):  # opcodes torch.save never writes: another pickle, or damage
+            raise CheckpointError(
+                f"{path}: not a PyTorch checkpoint: it is a plain Python pickle or a damaged file, which cannot be "
+                f"read without executing what it holds. Nothing was executed. Use the official file or a "
+                f".safetensors conversion.") from e
         raise CheckpointError(
             f"{path}: refused to load: the file contains pickled Python objects other than tensors and plain "
             f"containers, and loading it would execute code. Nothing was executed. Use the official file or "
-            f"convert it to .safetensors in a trusted environment. Details: {e}") from e
-    except RuntimeError as e:
-        if "mmap" in str(e) and "zip" in str(e):  # pre-1.6 torch.save format cannot be memory-mapped
-            return _unwrap(path, torch.load(path, map_location="cpu", weights_only=True))
+            f"convert it to .safetensors in a trusted environment.") from e
+    except Exception as e:  # torch raises RuntimeError, EOFError, KeyError, ... for damaged files
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, it may be truncated or corrupt "
-                              f"(download it again): {e}") from e
-    except (EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, it may be truncated or corrupt "
-                              f"(download it again): {e}") from e
+                              f"(download it again): {type(e).__name__}: {e}") from e
     return _unwrap(path, obj)
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import attention
+from .attention import sdpa
 from .mmdit_layers import (
     MLP,
     ConvMLP,
@@ -26,6 +26,7 @@ from .mmdit_layers import (
     nearest_exact_index,
     rope_table,
     split_heads,
+    split_modulation,
 )
 
 MMDIT_CONFIGS = {
@@ -70,38 +71,40 @@ class TripleStreamBlock(nn.Module):
     def __init__(self, hidden_size, num_heads, mlp_ratio, dtype=None, device=None, operations=nn):
         super().__init__()
         self.num_heads = num_heads
+        self.attention_fn = sdpa  # a host may replace it (attention.set_attention)
         head_dim = hidden_size // num_heads
         mlp_hidden = int(hidden_size * mlp_ratio)
-        lin = dict(bias=True, dtype=dtype, device=device)
-        fac = dict(dtype=dtype, device=device, operations=operations)
-        norm = dict(eps=1e-6, dtype=dtype, device=device)
+        linear_args = dict(bias=True, dtype=dtype, device=device)
+        layer_args = dict(dtype=dtype, device=device, operations=operations)
+        norm_args = dict(eps=1e-6, dtype=dtype, device=device)
 
-        self.audio_mod = Modulation(hidden_size, 9, **fac)
-        self.v_cond_mod = Modulation(hidden_size, 9, **fac)
+        # shift/scale/gate of the self-attention, the cross-attention and the MLP of each stream
+        self.audio_mod = Modulation(hidden_size, 9, **layer_args)
+        self.v_cond_mod = Modulation(hidden_size, 9, **layer_args)
 
-        self.audio_self_attn_qkv = operations.Linear(hidden_size, 3 * hidden_size, **lin)
-        self.audio_self_q_norm = RMSNorm(head_dim, **norm)
-        self.audio_self_k_norm = RMSNorm(head_dim, **norm)
-        self.audio_self_proj = operations.Linear(hidden_size, hidden_size, **lin)
-        self.v_cond_attn_qkv = operations.Linear(hidden_size, 3 * hidden_size, **lin)
-        self.v_cond_attn_q_norm = RMSNorm(head_dim, **norm)
-        self.v_cond_attn_k_norm = RMSNorm(head_dim, **norm)
-        self.v_cond_self_proj = operations.Linear(hidden_size, hidden_size, **lin)
+        self.audio_self_attn_qkv = operations.Linear(hidden_size, 3 * hidden_size, **linear_args)
+        self.audio_self_q_norm = RMSNorm(head_dim, **norm_args)
+        self.audio_self_k_norm = RMSNorm(head_dim, **norm_args)
+        self.audio_self_proj = operations.Linear(hidden_size, hidden_size, **linear_args)
+        self.v_cond_attn_qkv = operations.Linear(hidden_size, 3 * hidden_size, **linear_args)
+        self.v_cond_attn_q_norm = RMSNorm(head_dim, **norm_args)
+        self.v_cond_attn_k_norm = RMSNorm(head_dim, **norm_args)
+        self.v_cond_self_proj = operations.Linear(hidden_size, hidden_size, **linear_args)
 
-        self.audio_cross_q = operations.Linear(hidden_size, hidden_size, **lin)
-        self.v_cond_cross_q = operations.Linear(hidden_size, hidden_size, **lin)
-        self.text_cross_kv = operations.Linear(hidden_size, 2 * hidden_size, **lin)
-        self.audio_cross_q_norm = RMSNorm(head_dim, **norm)
-        self.v_cond_cross_q_norm = RMSNorm(head_dim, **norm)
-        self.text_cross_k_norm = RMSNorm(head_dim, **norm)
-        self.audio_cross_proj = operations.Linear(hidden_size, hidden_size, **lin)
-        self.v_cond_cross_proj = operations.Linear(hidden_size, hidden_size, **lin)
+        self.audio_cross_q = operations.Linear(hidden_size, hidden_size, **linear_args)
+        self.v_cond_cross_q = operations.Linear(hidden_size, hidden_size, **linear_args)
+        self.text_cross_kv = operations.Linear(hidden_size, 2 * hidden_size, **linear_args)
+        self.audio_cross_q_norm = RMSNorm(head_dim, **norm_args)
+        self.v_cond_cross_q_norm = RMSNorm(head_dim, **norm_args)
+        self.text_cross_k_norm = RMSNorm(head_dim, **norm_args)
+        self.audio_cross_proj = operations.Linear(hidden_size, hidden_size, **linear_args)
+        self.v_cond_cross_proj = operations.Linear(hidden_size, hidden_size, **linear_args)
 
-        self.audio_mlp = MLP(hidden_size, mlp_hidden, **fac)
-        self.v_cond_mlp = MLP(hidden_size, mlp_hidden, **fac)
+        self.audio_mlp = MLP(hidden_size, mlp_hidden, **layer_args)
+        self.v_cond_mlp = MLP(hidden_size, mlp_hidden, **layer_args)
 
-    def _self_qkv(self, x, shift, scale, qkv, q_norm, k_norm):
-        h = modulate(layer_norm(x, 1e-6), shift, scale).to(x.dtype)
+    def _self_qkv(self, x, mod, qkv, q_norm, k_norm):
+        h = modulate(layer_norm(x, 1e-6), mod.shift, mod.scale).to(x.dtype)
         # fused projection packed as (Q|K|V, heads, head_dim) -- unlike the single blocks (quirk Q2)
         q, k, v = qkv(h).unflatten(-1, (3, self.num_heads, -1)).permute(2, 0, 3, 1, 4)
         return q_norm(q), k_norm(k), v
@@ -112,20 +115,24 @@ class TripleStreamBlock(nn.Module):
         kt, vt = self.text_cross_kv(text).unflatten(-1, (2, self.num_heads, -1)).permute(2, 0, 3, 1, 4)
         return apply_rope(self.text_cross_k_norm(kt), *rope["cross_text"]), vt
 
-    def forward(self, audio, text, visual, vec, rope, visual_out=True, text_kv=None):
+    def forward(self, audio, text, visual, vec, rope, visual_out=True, text_kv=None, transformer_options=None):
         """audio [B, L, H], text [B, Lt, H], visual [B, Lv, H], vec [B, H] -> (audio, visual).
 
         visual_out=False (last block) skips the visual updates after the joint attention: the visual
         stream is discarded after the triple blocks, so they cannot change the audio (quirk Q9).
         text_kv: this block's text_kv(text, rope) when already computed.
+        transformer_options: the host's options, passed to every attention call.
         """
-        a_sh1, a_sc1, a_g1, a_sh2, a_sc2, a_g2, a_sh3, a_sc3, a_g3 = self.audio_mod(vec).unsqueeze(1).chunk(9, -1)
-        v_sh1, v_sc1, v_g1, v_sh2, v_sc2, v_g2, v_sh3, v_sc3, v_g3 = self.v_cond_mod(vec).unsqueeze(1).chunk(9, -1)
+        audio_self, audio_cross, audio_ff = split_modulation(self.audio_mod(vec).unsqueeze(1), 3)
+        visual_self, visual_cross, visual_ff = split_modulation(self.v_cond_mod(vec).unsqueeze(1), 3)
         visual_len = visual.shape[1]
 
-        qa, ka, va = self._self_qkv(audio, a_sh1, a_sc1, self.audio_self_attn_qkv,
+        def attend(q, k, v):
+            return self.attention_fn(q, k, v, transformer_options=transformer_options)
+
+        qa, ka, va = self._self_qkv(audio, audio_self, self.audio_self_attn_qkv,
                                     self.audio_self_q_norm, self.audio_self_k_norm)
-        qv, kv, vv = self._self_qkv(visual, v_sh1, v_sc1, self.v_cond_attn_qkv,
+        qv, kv, vv = self._self_qkv(visual, visual_self, self.v_cond_attn_qkv,
                                     self.v_cond_attn_q_norm, self.v_cond_attn_k_norm)
         # interleaved audio-visual RoPE (quirk Q4); V is neither rotated nor resampled
         src = rope["joint_visual_src"]
@@ -134,30 +141,32 @@ class TripleStreamBlock(nn.Module):
         k = torch.cat((kv, ka), dim=2)
         v = torch.cat((vv, va), dim=2)
         if visual_out:
-            out_v, out_a = attention(torch.cat((qv, qa), dim=2), k, v).split((visual_len, qa.shape[2]), dim=2)
-            visual = visual + self.v_cond_self_proj(merge_heads(out_v)) * v_g1
+            out_v, out_a = attend(torch.cat((qv, qa), dim=2), k, v).split((visual_len, qa.shape[2]), dim=2)
+            visual = visual + self.v_cond_self_proj(merge_heads(out_v)) * visual_self.gate
         else:
-            out_a = attention(qa, k, v)
-        audio = audio + self.audio_self_proj(merge_heads(out_a)) * a_g1
+            out_a = attend(qa, k, v)
+        audio = audio + self.audio_self_proj(merge_heads(out_a)) * audio_self.gate
 
         kt, vt = text_kv if text_kv is not None else self.text_kv(text, rope)
-        h = modulate(layer_norm(audio, 1e-6), a_sh2, a_sc2).to(audio.dtype)
+        h = modulate(layer_norm(audio, 1e-6), audio_cross.shift, audio_cross.scale).to(audio.dtype)
         qa = apply_rope(self.audio_cross_q_norm(split_heads(self.audio_cross_q(h), self.num_heads)),
                         *rope["cross_audio"])
         if visual_out:
-            h = modulate(layer_norm(visual, 1e-6), v_sh2, v_sc2).to(visual.dtype)
+            h = modulate(layer_norm(visual, 1e-6), visual_cross.shift, visual_cross.scale).to(visual.dtype)
             qv = apply_rope(self.v_cond_cross_q_norm(split_heads(self.v_cond_cross_q(h), self.num_heads)),
                             *rope["cross_visual"])
-            out_v, out_a = attention(torch.cat((qv, qa), dim=2), kt, vt).split((visual_len, qa.shape[2]), dim=2)
-            visual = visual + self.v_cond_cross_proj(merge_heads(out_v)) * v_g2
+            out_v, out_a = attend(torch.cat((qv, qa), dim=2), kt, vt).split((visual_len, qa.shape[2]), dim=2)
+            visual = visual + self.v_cond_cross_proj(merge_heads(out_v)) * visual_cross.gate
         else:
-            out_a = attention(qa, kt, vt)
+            out_a = attend(qa, kt, vt)
             visual = None
-        audio = audio + self.audio_cross_proj(merge_heads(out_a)) * a_g2
+        audio = audio + self.audio_cross_proj(merge_heads(out_a)) * audio_cross.gate
 
-        audio = audio + self.audio_mlp(modulate(layer_norm(audio, 1e-6), a_sh3, a_sc3).to(audio.dtype)) * a_g3
+        h = modulate(layer_norm(audio, 1e-6), audio_ff.shift, audio_ff.scale).to(audio.dtype)
+        audio = audio + self.audio_mlp(h) * audio_ff.gate
         if visual_out:
-            visual = visual + self.v_cond_mlp(modulate(layer_norm(visual, 1e-6), v_sh3, v_sc3).to(visual.dtype)) * v_g3
+            h = modulate(layer_norm(visual, 1e-6), visual_ff.shift, visual_ff.scale).to(visual.dtype)
+            visual = visual + self.v_cond_mlp(h) * visual_ff.gate
         return audio, visual
 
 
@@ -167,7 +176,9 @@ class SingleStreamBlock(nn.Module):
     def __init__(self, hidden_size, num_heads, mlp_ratio, dtype=None, device=None, operations=nn):
         super().__init__()
         self.num_heads = num_heads
+        self.attention_fn = sdpa  # a host may replace it (attention.set_attention)
         head_dim = hidden_size // num_heads
+        # shift/scale/gate of the attention and of the MLP
         self.modulation = Modulation(hidden_size, 6, dtype=dtype, device=device, operations=operations)
         self.linear_qkv = operations.Linear(hidden_size, 3 * hidden_size, bias=True, dtype=dtype, device=device)
         # nn.RMSNorm built with eps=None uses the fp32 machine epsilon (quirk Q3)
@@ -179,18 +190,19 @@ class SingleStreamBlock(nn.Module):
         self.linear2 = ConvMLP(hidden_size, conv_mlp_hidden(hidden_size, mlp_ratio), 3,
                                dtype=dtype, device=device, operations=operations)
 
-    def forward(self, x, vec, rope):
+    def forward(self, x, vec, rope, transformer_options=None):
         """x [B, L, H], vec [B, L, H] (per-token conditioning) -> [B, L, H]."""
-        sh_msa, sc_msa, g_msa, sh_mlp, sc_mlp, g_mlp = self.modulation(vec).chunk(6, -1)
+        attn_mod, mlp_mod = split_modulation(self.modulation(vec), 2)
         # LayerNorm eps 1e-5 here, 1e-6 elsewhere (quirk Q3)
-        h = modulate(layer_norm(x, 1e-5), sh_msa, sc_msa).to(x.dtype)
+        h = modulate(layer_norm(x, 1e-5), attn_mod.shift, attn_mod.scale).to(x.dtype)
         # fused projection packed as (heads, head_dim, Q|K|V): Q, K, V interleaved with stride 3 (quirk Q2)
         q, k, v = self.linear_qkv(h).unflatten(-1, (self.num_heads, -1, 3)).permute(4, 0, 2, 1, 3)
         q = apply_rope(self.q_norm(q), *rope)
         k = apply_rope(self.k_norm(k), *rope)
-        x = x + conv_tokens(self.linear1, merge_heads(attention(q, k, v))) * g_msa
-        h = modulate(layer_norm(x, 1e-5), sh_mlp, sc_mlp).to(x.dtype)
-        return x + self.linear2(h) * g_mlp
+        out = self.attention_fn(q, k, v, transformer_options=transformer_options)
+        x = x + conv_tokens(self.linear1, merge_heads(out)) * attn_mod.gate
+        h = modulate(layer_norm(x, 1e-5), mlp_mod.shift, mlp_mod.scale).to(x.dtype)
+        return x + self.linear2(h) * mlp_mod.gate
 
 
 class AudioEmbedder(nn.Module):
@@ -236,23 +248,23 @@ class HunyuanVideoFoley(nn.Module):
         self.compute_dtype = dtype or torch.float32
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
-        fac = dict(dtype=dtype, device=device, operations=operations)
+        layer_args = dict(dtype=dtype, device=device, operations=operations)
 
-        self.audio_embedder = AudioEmbedder(latent_channels, hidden_size, **fac)
-        self.visual_proj = SwiGLU(clip_dim, hidden_size, **fac)
-        self.cond_in = TextProjection(text_dim, hidden_size, **fac)
-        self.time_in = TimestepEmbedder(hidden_size, **fac)
+        self.audio_embedder = AudioEmbedder(latent_channels, hidden_size, **layer_args)
+        self.visual_proj = SwiGLU(clip_dim, hidden_size, **layer_args)
+        self.cond_in = TextProjection(text_dim, hidden_size, **layer_args)
+        self.time_in = TimestepEmbedder(hidden_size, **layer_args)
         self.sync_pos_emb = nn.Parameter(torch.empty(1, 1, SYNC_SEGMENT, sync_dim, dtype=dtype, device=device))
         self.sync_in = nn.Sequential(
             operations.Linear(sync_dim, hidden_size, bias=True, dtype=dtype, device=device),
             nn.SiLU(),
-            ConvMLP(hidden_size, conv_mlp_hidden(hidden_size, mlp_ratio), 1, **fac),
+            ConvMLP(hidden_size, conv_mlp_hidden(hidden_size, mlp_ratio), 1, **layer_args),
         )
         self.triple_blocks = nn.ModuleList(
-            TripleStreamBlock(hidden_size, num_heads, mlp_ratio, **fac) for _ in range(depth_triple))
+            TripleStreamBlock(hidden_size, num_heads, mlp_ratio, **layer_args) for _ in range(depth_triple))
         self.single_blocks = nn.ModuleList(
-            SingleStreamBlock(hidden_size, num_heads, mlp_ratio, **fac) for _ in range(depth_single))
-        self.final_layer = FinalLayer(hidden_size, latent_channels, **fac)
+            SingleStreamBlock(hidden_size, num_heads, mlp_ratio, **layer_args) for _ in range(depth_single))
+        self.final_layer = FinalLayer(hidden_size, latent_channels, **layer_args)
         self.empty_clip_feat = nn.Parameter(torch.empty(1, clip_dim, dtype=dtype, device=device))
         self.empty_sync_feat = nn.Parameter(torch.empty(1, sync_dim, dtype=dtype, device=device))
         self._conditions_cache = None  # a dict inside cached_conditions()
@@ -295,9 +307,10 @@ class HunyuanVideoFoley(nn.Module):
         sync = sync[:, nearest_exact_index(sync.shape[1], audio_len, sync.device)]
         return sync, self.visual_proj(clip.to(self.compute_dtype))
 
-    def forward(self, x, t, text, clip, sync):
+    def forward(self, x, t, text, clip, sync, transformer_options=None):
         """x [B, C, L] latents, t [B] (sigma * 1000), text [B, Lt, text_dim], clip [B, Lv, clip_dim],
-        sync [B, Ls, sync_dim] (Ls a multiple of 8) -> velocity [B, C, L] in the compute dtype."""
+        sync [B, Ls, sync_dim] (Ls a multiple of 8) -> velocity [B, C, L] in the compute dtype.
+        transformer_options: a host's per-call options, handed to every block and attention call."""
         dtype = self.compute_dtype
         audio_len = x.shape[2]
         vec = self.time_in(t, dtype)
@@ -310,13 +323,22 @@ class HunyuanVideoFoley(nn.Module):
         audio = self.audio_embedder(x.to(dtype)) + sync
 
         last = len(self.triple_blocks) - 1
-        for i, block in enumerate(self.triple_blocks):
-            audio, visual = block(audio, text, visual, vec, rope, visual_out=i < last, text_kv=text_kv[i])
+        for i in range(len(self.triple_blocks)):
+            audio, visual = self.run_triple_block(i, audio, text, visual, vec, rope, visual_out=i < last,
+                                                  text_kv=text_kv[i], transformer_options=transformer_options)
 
         vec = sync + vec.unsqueeze(1)
-        for block in self.single_blocks:
-            audio = block(audio, vec, rope["cross_audio"])
+        for i in range(len(self.single_blocks)):
+            audio = self.run_single_block(i, audio, vec, rope["cross_audio"], transformer_options=transformer_options)
         return self.final_layer(audio).transpose(1, 2)
+
+    # one place per block kind where the forward calls a block, so that a host can replace blocks
+    def run_triple_block(self, index, audio, text, visual, vec, rope, visual_out, text_kv, transformer_options):
+        return self.triple_blocks[index](audio, text, visual, vec, rope, visual_out=visual_out, text_kv=text_kv,
+                                         transformer_options=transformer_options)
+
+    def run_single_block(self, index, audio, vec, rope, transformer_options):
+        return self.single_blocks[index](audio, vec, rope, transformer_options=transformer_options)
 
 
 def _identity(tensor):

@@ -4,6 +4,7 @@ Precision: norm statistics and RoPE run in fp32; everything else stays in the dt
 activation it is given (the model's compute dtype).
 """
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
@@ -77,8 +78,21 @@ class RMSNorm(nn.Module):
         return y.to(x.dtype) * self.weight.to(x)
 
 
+class ModulationOut(NamedTuple):
+    """Adaptive-norm parameters of one sub-layer: modulate(norm(x), shift, scale), residual scaled by gate."""
+    shift: torch.Tensor
+    scale: torch.Tensor
+    gate: torch.Tensor
+
+
+def split_modulation(params, count):
+    """The output of a Modulation with 3 * count chunks -> count ModulationOut, in the checkpoint's order."""
+    chunks = params.chunk(3 * count, -1)
+    return [ModulationOut(*chunks[i:i + 3]) for i in range(0, 3 * count, 3)]
+
+
 class Modulation(nn.Module):
-    """Linear(SiLU(vec)) producing `chunks` shift/scale/gate vectors."""
+    """Linear(SiLU(vec)) producing `chunks` vectors: shift/scale/gate of chunks / 3 sub-layers (split_modulation)."""
 
     def __init__(self, hidden_size, chunks, dtype=None, device=None, operations=nn):
         super().__init__()

@@ -12,7 +12,9 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from .media import _as_channels_first, _check_rate, _layout, _open_input, _source_name, _video_stream
+from .dsp import require_finite_audio
+from .media import (_as_channels_first, _check_rate, _frames_from, _layout, _open_input, _source_name, _upright,
+                    _video_stream)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,8 @@ class _PlacedAudio:
     is never held padded or doubled."""
 
     def __init__(self, waveform, sample_rate, audio_start, mono_to_stereo):
-        self.wave = _as_channels_first(waveform)
+        # AAC refuses NaN with a codec error, FLAC and PCM would write garbage
+        self.wave = require_finite_audio(_as_channels_first(waveform), "muxing the audio into the video")
         _check_rate(sample_rate)
         if audio_start < 0:
             raise ValueError(f"audio_start must be >= 0, got {audio_start!r}")
@@ -123,16 +126,18 @@ def _encoded(frames, rate, out):
     yield from encoder.flush()
 
 
-def _window_frames(container, stream, window):
-    """Decoded RGB frames of `stream` whose timestamps lie in [start, end)."""
+def _window_frames(source, name, window):
+    """Decoded RGB frames (upright) of the video whose timestamps lie in [start, end), the end
+    excluded as core Trim Video excludes it; decoding starts at the keyframe before `start`."""
     start, end = window
-    for frame in container.decode(stream):
-        t = frame.time
-        if t is not None and t < start - 1e-6:
-            continue
-        if t is not None and t >= end - 1e-6:
-            break
-        yield frame.to_ndarray(format="rgb24")
+    with _frames_from(source, name, max(start, 0.0)) as (_, frames):
+        for frame in frames:
+            t = frame.time
+            if t is not None and t < start - 1e-6:
+                continue
+            if t is not None and t >= end - 1e-6:
+                break
+            yield _upright(frame.to_ndarray(format="rgb24"), frame.rotation)
 
 
 def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="aac", bitrate=192000,
@@ -140,8 +145,8 @@ def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="a
     """Write the first video stream of `video_source` with `waveform` as the only audio track.
 
     audio_start: seconds of silence before the audio (the start of the window it was made for).
-    window: (start, end) seconds: cut the video to that range (frames re-encoded to H.264, so the cut is
-    exact); the audio then starts with the cut (audio_start is counted from `start`).
+    window: (start, end) seconds, end possibly math.inf: cut the video to that range (frames re-encoded to
+    H.264, display rotation applied, so the cut is exact); audio_start then counts from `start`.
     Otherwise the video packets are copied unchanged when the output container takes the codec, and
     encoded to H.264 once when not (ProRes, rawvideo, VP8 into MP4); the full video length is kept.
     """
@@ -151,14 +156,12 @@ def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="a
     name = _source_name(video_source)
     with _open_input(video_source, name) as src:
         in_video = _video_stream(src, name)
-        copy = window is None and (not out_path.lower().endswith((".mp4", ".m4v"))
-                                   or in_video.codec_context.name in MP4_VIDEO_CODECS)
-        if window is None and not copy:
-            log.warning("%s: %s video cannot be copied into %s; encoding it once to H.264", name,
-                        in_video.codec_context.name, out_path)
-        try:
-            with av.open(out_path, "w") as out:
-                if copy:
+        in_codec = in_video.codec_context.name
+        rate = in_video.average_rate or in_video.guessed_rate or Fraction(25)
+        copy = window is None and (not out_path.lower().endswith((".mp4", ".m4v")) or in_codec in MP4_VIDEO_CODECS)
+        if copy:
+            try:
+                with av.open(out_path, "w") as out:
                     out_video = out.add_stream_from_template(in_video)
 
                     def packets():
@@ -168,15 +171,21 @@ def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="a
                             if packet.size:
                                 packet.stream = out_video
                                 yield packet
-                    video_packets = packets()
-                else:
-                    rate = in_video.average_rate or in_video.guessed_rate or Fraction(25)
-                    video_packets = _encoded(_window_frames(src, in_video, window or (-math.inf, math.inf)),
-                                             rate, out)
-                    video_packets = _started(video_packets)  # the video stream exists before the audio's
-                _interleave(out, video_packets, _audio_packets(out, codec, track, sample_rate, bitrate))
-        except av.error.FFmpegError as e:
-            raise RuntimeError(f"cannot write {codec} audio and the video of {name} into {out_path}: {e}") from e
+                    _interleave(out, packets(), _audio_packets(out, codec, track, sample_rate, bitrate))
+            except av.error.FFmpegError as e:
+                raise RuntimeError(f"cannot write {codec} audio and the video of {name} into {out_path}: {e}") from e
+            return
+    # decoded by a container of its own (which seeks to the window): closed here first, so that a file
+    # object source is never read by two containers at once
+    if window is None:
+        log.warning("%s: %s video cannot be copied into %s; encoding it once to H.264", name, in_codec, out_path)
+    try:
+        with av.open(out_path, "w") as out:
+            frames = _window_frames(video_source, name, window or (-math.inf, math.inf))
+            video_packets = _started(_encoded(frames, rate, out))  # the video stream exists before the audio's
+            _interleave(out, video_packets, _audio_packets(out, codec, track, sample_rate, bitrate))
+    except av.error.FFmpegError as e:
+        raise RuntimeError(f"cannot write {codec} audio and the video of {name} into {out_path}: {e}") from e
 
 
 def _started(packets):
@@ -214,7 +223,8 @@ def encode_video_with_audio(frames, fps, waveform, sample_rate, out_path, codec=
     first, last = 0, len(frames)
     if window is not None:
         first = max(0, math.ceil(window[0] * fps - 1e-6))
-        last = min(len(frames), math.ceil(window[1] * fps - 1e-6))
+        if math.isfinite(window[1]):
+            last = min(len(frames), math.ceil(window[1] * fps - 1e-6))
 
     try:
         with av.open(out_path, "w") as out:

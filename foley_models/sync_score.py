@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import attention
-from .dsp import mel_power_spectrogram, resample_prefix
+from .dsp import mel_power_spectrogram, require_finite_audio, resample_prefix
 from .synchformer import SEGMENT_FRAMES, SEGMENT_STEP, TEMPORAL_TOKENS, SpatialAggregation, Synchformer
 
 FPS = 25
@@ -60,7 +60,7 @@ def _mono(waveform):
         waveform = waveform.mean(0)
     if waveform.ndim != 1:
         raise ValueError(f"expected a waveform [samples] or [channels, samples], got shape {list(waveform.shape)}")
-    return waveform
+    return require_finite_audio(waveform, "DeSync score")
 
 
 def spectrogram_segments(wave16k, segments=None):

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import attention
+from .attention import sdpa
 
 IMG_SIZE = 224
 PATCH_SIZE = 16
@@ -79,6 +79,7 @@ class DividedAttention(nn.Module):
     def __init__(self, dim, num_heads, dtype=None, device=None, operations=nn):
         super().__init__()
         self.num_heads = num_heads
+        self.attention_fn = sdpa  # a host may replace it (attention.set_attention)
         self.qkv = operations.Linear(dim, 3 * dim, bias=True, dtype=dtype, device=device)
         self.proj = operations.Linear(dim, dim, bias=True, dtype=dtype, device=device)
 
@@ -87,7 +88,7 @@ class DividedAttention(nn.Module):
         batch, length, dim = x.shape
         heads, head_dim = self.num_heads, dim // self.num_heads
         q, k, v = self.qkv(x).view(batch, length, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
-        cls_out = attention(q[:, :, :1], k, v)
+        cls_out = self.attention_fn(q[:, :, :1], k, v)
 
         def grouped(t):
             t = t[:, :, 1:].unflatten(2, (TEMPORAL_TOKENS, -1))  # [B, H, F, N, hd]
@@ -100,7 +101,7 @@ class DividedAttention(nn.Module):
         groups = q_groups.shape[0] // batch
         k_cls = k[:, :, :1].repeat_interleave(groups, dim=0)
         v_cls = v[:, :, :1].repeat_interleave(groups, dim=0)
-        out = attention(q_groups, torch.cat([k_cls, grouped(k)], 2), torch.cat([v_cls, grouped(v)], 2))
+        out = self.attention_fn(q_groups, torch.cat([k_cls, grouped(k)], 2), torch.cat([v_cls, grouped(v)], 2))
         out = out.view(batch, groups, heads, -1, head_dim).transpose(1, 2)  # [B, H, G, size, hd]
         if over_time:
             out = out.transpose(2, 3)
@@ -136,6 +137,7 @@ class MultiheadSelfAttention(nn.Module):
     def __init__(self, dim, num_heads, dtype=None, device=None, operations=nn):
         super().__init__()
         self.num_heads = num_heads
+        self.attention_fn = sdpa  # a host may replace it (attention.set_attention)
         self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim, dtype=dtype, device=device))
         self.in_proj_bias = nn.Parameter(torch.empty(3 * dim, dtype=dtype, device=device))
         self.out_proj = operations.Linear(dim, dim, bias=True, dtype=dtype, device=device)
@@ -147,7 +149,7 @@ class MultiheadSelfAttention(nn.Module):
         bias_q, bias_kv = self.in_proj_bias.to(x.dtype).split([dim, 2 * dim])
         q = F.linear(x[:, :num_queries], weight_q, bias_q).view(batch, num_queries, self.num_heads, -1).transpose(1, 2)
         k, v = F.linear(x, weight_kv, bias_kv).view(batch, length, 2, self.num_heads, -1).permute(2, 0, 3, 1, 4)
-        out = attention(q, k, v).transpose(1, 2).reshape(batch, num_queries, dim)
+        out = self.attention_fn(q, k, v).transpose(1, 2).reshape(batch, num_queries, dim)
         return self.out_proj(out)
 
 

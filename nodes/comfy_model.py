@@ -1,5 +1,5 @@
 """The MMDiT as a ComfyUI MODEL (flow matching, 1-D 128-channel latent) and ModelPatcher helpers for the encoders."""
-import contextlib
+import functools
 
 import torch
 
@@ -31,20 +31,13 @@ DEFAULT_WINDOW = (round(windows.DEFAULT_WINDOW_SECONDS * LATENT_RATE), round(win
 MAX_WINDOW = 752  # 15.04 s: the longest clip the official reader makes (frames up to t = 15.0 s)
 
 
-def comfy_attention(q, k, v, transformer_options=None, **options):
+def comfy_attention(q, k, v, transformer_options=None):
     """The engine's attention through ComfyUI's own selection (--use-sage-attention, --use-flash-attention,
     --use-pytorch-cross-attention, ...), looked up per call so that attention overrides in transformer_options
     (optimized_attention_override) apply. q/k/v and the result: [B, heads, L, head_dim]."""
     return comfy.ldm.modules.attention.optimized_attention(
         q, k, v, q.shape[1], skip_reshape=True, skip_output_reshape=True,
         transformer_options=transformer_options if transformer_options is not None else {})
-
-
-# Inside ComfyUI every engine model of this pack (MMDiT, Synchformer) attends through ComfyUI. The engine's
-# module is this package's own copy (ComfyUI imports each custom node under its own name), so scripts that use
-# foley_models directly keep PyTorch SDPA.
-attention.register_backend("comfy", comfy_attention)
-attention.set_backend("comfy")
 
 
 class FoleyLatentFormat(comfy.latent_formats.LatentFormat):
@@ -81,7 +74,7 @@ class FoleyDiT(HunyuanVideoFoley):
         self.learned = torch.nn.Module()
         for name in LEARNED_TENSORS:
             self.learned.register_parameter(name, self._parameters.pop(name))
-        self._run_inputs = None  # a dict during a sampling run (sampling_run)
+        attention.set_attention(self, comfy_attention)
 
     # the engine's code reads them as attributes of the model
     sync_pos_emb = property(lambda self: self.learned.sync_pos_emb)
@@ -95,31 +88,70 @@ class FoleyDiT(HunyuanVideoFoley):
         flags = empty_flags.reshape(-1, 1, 1).to(features.device) > 0.5
         return torch.where(flags, empty(features.shape[0], features.shape[1]).to(features), features)
 
-    @contextlib.contextmanager
-    def sampling_run(self):
-        """One sampling run (see cache_conditions): ComfyUI hands the model new copies of the same conditioning
-        at every step; within the run they are replaced by the first step's tensors of the same conds (the
-        `uuids` ComfyUI gives each cond per run), so that the engine's cached_conditions recognises them."""
-        saved = self._run_inputs
-        self._run_inputs = {}
-        try:
-            with self.cached_conditions():
-                yield
-        finally:
-            self._run_inputs = saved
-
     def forward(self, x, timesteps, context=None, clip_feat=None, sync_feat=None, clip_empty=None, sync_empty=None,
                 control=None, transformer_options={}, **kwargs):
+        # through ComfyUI's DIFFUSION_MODEL wrappers (EasyCache and other step caches), as core's models do
+        return comfy.patcher_extension.WrapperExecutor.new_class_executor(
+            self._forward, self,
+            comfy.patcher_extension.get_all_wrappers(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL,
+                                                     transformer_options),
+        ).execute(x, timesteps, context, clip_feat, sync_feat, clip_empty, sync_empty, control, transformer_options,
+                  **kwargs)
+
+    def _forward(self, x, timesteps, context=None, clip_feat=None, sync_feat=None, clip_empty=None, sync_empty=None,
+                 control=None, transformer_options={}, **kwargs):
         clip = self._select(clip_feat, clip_empty, self.empty_clip)
         sync = self._select(sync_feat, sync_empty, self.empty_sync)
-        uuids = transformer_options.get("uuids")
-        if self._run_inputs is not None and uuids:
-            key = (tuple(uuids), tuple(x.shape), *((tuple(t.shape), t.dtype, t.device) for t in (context, clip, sync)))
-            context, clip, sync = self._run_inputs.setdefault(key, (context, clip, sync))
         window, overlap = transformer_options.get(WINDOW_OPTION, DEFAULT_WINDOW)
-        with attention.call_options(transformer_options=transformer_options):
-            return windows.windowed(super().forward, x, timesteps, context, clip, sync, window, overlap,
-                                    before_window=mm.throw_exception_if_processing_interrupted)
+        # the blocks write block_index / block_type / total_blocks into it, as core's models do: a copy per call
+        forward = functools.partial(super().forward, transformer_options=dict(transformer_options))
+        return windows.windowed(forward, x, timesteps, context, clip, sync, window, overlap,
+                                before_window=mm.throw_exception_if_processing_interrupted)
+
+    # Blocks replaceable through transformer_options["patches_replace"]["dit"], with core's keys: the triple
+    # blocks are ("double_block", i) (core's name for the blocks before the single-stream ones), the single
+    # blocks ("single_block", i). A replacement gets a dict of the block's inputs, the latent's tokens under
+    # "img" and the text under "txt" as in core, and {"original_block": fn}; it returns a dict with "img"
+    # (and "visual" for a triple block). Returning the inputs unchanged skips the block (core's SkipLayerGuidance).
+    def run_triple_block(self, index, audio, text, visual, vec, rope, visual_out, text_kv, transformer_options):
+        replace = _block_replacement(transformer_options, "double_block", index, len(self.triple_blocks))
+        if replace is None:
+            return super().run_triple_block(index, audio, text, visual, vec, rope, visual_out, text_kv,
+                                            transformer_options)
+        block = self.triple_blocks[index]
+
+        def original_block(args):
+            img, visual = block(args["img"], args["txt"], args["visual"], args["vec"], args["pe"],
+                                visual_out=args["visual_out"], text_kv=args["text_kv"],
+                                transformer_options=args["transformer_options"])
+            return {"img": img, "visual": visual}
+
+        out = replace({"img": audio, "txt": text, "visual": visual, "vec": vec, "pe": rope, "visual_out": visual_out,
+                       "text_kv": text_kv, "transformer_options": transformer_options},
+                      {"original_block": original_block})
+        return out["img"], out["visual"] if visual_out else None
+
+    def run_single_block(self, index, audio, vec, rope, transformer_options):
+        replace = _block_replacement(transformer_options, "single_block", index, len(self.single_blocks))
+        if replace is None:
+            return super().run_single_block(index, audio, vec, rope, transformer_options)
+        block = self.single_blocks[index]
+
+        def original_block(args):
+            return {"img": block(args["img"], args["vec"], args["pe"], transformer_options=args["transformer_options"])}
+
+        out = replace({"img": audio, "vec": vec, "pe": rope, "transformer_options": transformer_options},
+                      {"original_block": original_block})
+        return out["img"]
+
+
+def _block_replacement(transformer_options, block_type, index, total):
+    """The patches_replace["dit"] entry of a block, or None; notes the block in transformer_options as core does."""
+    if transformer_options is None:
+        return None
+    transformer_options.update(block_type="double" if block_type == "double_block" else "single",
+                               block_index=index, total_blocks=total)
+    return transformer_options.get("patches_replace", {}).get("dit", {}).get((block_type, index))
 
 
 class CONDTimeAligned(comfy.conds.CONDRegular):
@@ -172,8 +204,8 @@ class FoleyModelConfig(comfy.supported_models_base.BASE):
     memory_usage_factor = 4.5
     supported_inference_dtypes = COMPUTE_DTYPES
 
-    def set_inference_dtype(self, dtype, manual_cast_dtype):
-        super().set_inference_dtype(dtype, manual_cast_dtype)
+    def set_inference_dtype(self, dtype, manual_cast_dtype, **kwargs):
+        super().set_inference_dtype(dtype, manual_cast_dtype, **kwargs)  # 0.33 added device=None
         self.unet_config["compute_dtype"] = manual_cast_dtype or dtype
 
     def get_model(self, state_dict, prefix="", device=None):
@@ -210,22 +242,6 @@ def load_foley_model(path, weight_dtype="default"):
 
 def add_sampling_wrappers(patcher):
     patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "foley_keep_unmasked", keep_unmasked)
-    patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "foley_cache_conditions",
-                                 cache_conditions)
-
-
-def cache_conditions(executor, *args, **kwargs):
-    """The work of a step that depends neither on the latent nor on the timestep (text projection and text
-    keys/values, video conditioning) is done once per sampling run: FoleyDiT.sampling_run. Not with hooks on
-    the conds, which may change the weights from one step to the next."""
-    guider = executor.class_obj
-    model = getattr(getattr(getattr(guider, "model_patcher", None), "model", None), "diffusion_model", None)
-    conds = getattr(guider, "conds", None) or {}
-    hooked = any(c.get("hooks") is not None for group in conds.values() for c in group)
-    if not isinstance(model, FoleyDiT) or hooked:
-        return executor(*args, **kwargs)
-    with model.sampling_run():
-        return executor(*args, **kwargs)
 
 
 def model_dtypes(weight_dtype, stored, params, load_device):
@@ -255,7 +271,9 @@ def keep_unmasked(executor, noise, latent_image, sampler, sigmas, denoise_mask=N
 
 
 def encoder_patcher(module):
-    """A ModelPatcher so that ComfyUI loads an encoder to the GPU only while used and can evict it."""
+    """A ModelPatcher so that ComfyUI loads an encoder to the GPU only while used and can evict it. An encoder
+    that attends (the Synchformer) attends through ComfyUI's attention selection."""
+    attention.set_attention(module, comfy_attention)
     return comfy.model_patcher.ModelPatcher(module, load_device=mm.get_torch_device(),
                                             offload_device=mm.unet_offload_device())
 

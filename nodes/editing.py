@@ -48,7 +48,8 @@ class FoleyTimeMask(io.ComfyNode):
                         "KSampler and SamplerCustomAdvanced keep the latent outside it exactly. Encode the audio "
                         "with FoleyVAEEncode, mask, sample with the video's conditioning.",
             inputs=[
-                io.Latent.Input("latent"),
+                io.Latent.Input("latent", tooltip="The latent to inpaint: the clip's audio through Foley VAE "
+                                                  "Encode."),
                 io.Float.Input("start", default=1.0, min=0.0, max=100000.0, step=0.01, tooltip="Seconds."),
                 io.Float.Input("end", default=3.0, min=0.02, max=100000.0, step=0.01, tooltip="Seconds."),
                 io.Float.Input("fade", default=0.1, min=0.0, max=5.0, step=0.02,
@@ -72,7 +73,7 @@ class FoleyExtend(io.ComfyNode):
                         "whole latent, e.g. of a longer video: the given part is kept, the rest is generated in "
                         "its context and in sync with the video. Sample the result with denoise 1.0.",
             inputs=[
-                FoleyVAE.Input("vae"),
+                FoleyVAE.Input("vae", tooltip="The DAC VAE that encodes the given audio, from Load Foley VAE."),
                 io.Audio.Input("audio", tooltip="The audio to continue; mixed to mono, resampled to 48 kHz."),
                 io.Latent.Input("latent", tooltip="The empty latent of the full length, from FoleyConditioning."),
             ],

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from comfy_api.latest import InputImpl, io
+from comfy_api.latest import io
 
 from ..foley_models import media
 from ..foley_models.clap import DEFAULT_NEGATIVE_PROMPT
@@ -13,6 +13,7 @@ from ..foley_models.siglip2 import resize_frame
 from ..foley_models.synchformer import resize_crop_frame
 from .comfy_model import FoleyLatentFormat, loaded
 from .loaders import CATEGORY, FoleyCLAP, FoleySigLIP2, FoleySynchformer
+from .video_input import file_window
 
 FoleyText = io.Custom("FOLEY_TEXT")
 FoleyVisual = io.Custom("FOLEY_VISUAL")
@@ -51,12 +52,13 @@ def encode_clip(encode_chunks, rate, transform, video=None, images=None, fps=Non
     fps. Frames pass through `transform` (the encoder's resize) as they are picked and reach the encoder in
     chunks, so a video of any length is never held whole; frames_25 is how many frames the rule picks at
     25 fps in the same window, which fixes the audio length."""
-    end = duration or math.inf
-    if isinstance(video, InputImpl.VideoFromFile):
-        stream = media.VideoFrameStream(video.get_stream_source(), rate, start_time, duration or None,
+    window = file_window(video, start_time, duration)
+    if window is not None:
+        stream = media.VideoFrameStream(window.source, rate, window.start, window.duration,
                                         max_seconds=math.inf, transform=transform)
         features = encode_chunks(stream)
-        return features, len(media.frame_indices(stream.frame_times, media.SYNCHFORMER_FPS, end))
+        return features, len(media.frame_indices(stream.frame_times, media.SYNCHFORMER_FPS,
+                                                 window.duration or math.inf))
     if video is not None:  # frames in memory (CreateVideo, GetVideoComponents round trips): no file to read
         components = video.get_components()
         images, fps = components.images, float(components.frame_rate)
@@ -92,9 +94,10 @@ class FoleyTextEncode(io.ComfyNode):
             description="CLAP features of the prompt and the negative prompt, encoded together as the official "
                         "pipeline does (they share padding).",
             inputs=[
-                FoleyCLAP.Input("clap"),
+                FoleyCLAP.Input("clap", tooltip="The CLAP text encoder, from Load Foley CLAP."),
                 io.String.Input("prompt", multiline=True, default="", tooltip="What the audio should sound like."),
-                io.String.Input("negative_prompt", multiline=True, default=DEFAULT_NEGATIVE_PROMPT),
+                io.String.Input("negative_prompt", multiline=True, default=DEFAULT_NEGATIVE_PROMPT,
+                                tooltip="What the audio should not sound like; the default is the official one."),
             ],
             outputs=[FoleyText.Output(display_name="text")],
         )
@@ -111,7 +114,8 @@ class FoleyVisualEncode(io.ComfyNode):
         return io.Schema(
             node_id="FoleyVisualEncode", display_name="Foley Visual Encode (SigLIP2)", category=CATEGORY,
             description="SigLIP2 features of the frames at 8 fps (what is on screen).",
-            inputs=[FoleySigLIP2.Input("siglip2"), *_video_inputs()],
+            inputs=[FoleySigLIP2.Input("siglip2", tooltip="The SigLIP2 encoder, from Load Foley SigLIP2."),
+                    *_video_inputs()],
             outputs=[FoleyVisual.Output(display_name="visual")],
         )
 
@@ -131,7 +135,8 @@ class FoleySyncEncode(io.ComfyNode):
             node_id="FoleySyncEncode", display_name="Foley Sync Encode (Synchformer)", category=CATEGORY,
             description="Synchformer features of the frames at 25 fps (when things happen); also fixes the audio "
                         "length (official rule).",
-            inputs=[FoleySynchformer.Input("synchformer"), *_video_inputs()],
+            inputs=[FoleySynchformer.Input("synchformer", tooltip="The Synchformer, from Load Foley Synchformer."),
+                    *_video_inputs()],
             outputs=[FoleySync.Output(display_name="sync")],
         )
 
@@ -156,12 +161,18 @@ class FoleyConditioning(io.ComfyNode):
                         "features the positive uses the learned 'no video' features too (text-only audio of "
                         "`duration` seconds; not an official mode).",
             inputs=[
-                FoleyText.Input("text"),
-                FoleyVisual.Input("visual", optional=True),
-                FoleySync.Input("sync", optional=True),
+                FoleyText.Input("text", tooltip="Prompt and negative prompt, from Foley Text Encode."),
+                FoleyVisual.Input("visual", optional=True,
+                                  tooltip="SigLIP2 features (what is on screen), from Foley Visual Encode; "
+                                          "unconnected: the learned 'no video' features."),
+                FoleySync.Input("sync", optional=True,
+                                tooltip="Synchformer features (when things happen), from Foley Sync Encode; they "
+                                        "set the audio length. Unconnected: the learned 'no video' features."),
                 io.Float.Input("duration", default=5.0, min=0.64, max=MAX_SECONDS, step=0.04,
                                tooltip="Audio length in seconds when no sync features are connected."),
-                io.Int.Input("batch_size", default=1, min=1, max=64),
+                io.Int.Input("batch_size", default=1, min=1, max=64,
+                             tooltip="Audios sampled at once from different noise, e.g. candidates for Foley "
+                                     "Score and Foley Select Best."),
             ],
             outputs=[io.Conditioning.Output(display_name="positive"), io.Conditioning.Output(display_name="negative"),
                      io.Latent.Output(display_name="latent")],

@@ -1,7 +1,9 @@
 """Loader nodes: each model is its own node so users can wire, cache and swap the parts."""
+import os
+
 from comfy_api.latest import io
 
-from ..foley_models.clap import CLAP_HUB_ID, load_clap
+from ..foley_models.clap import CLAP_HUB_ID, load_clap, require_clap_folder
 from ..foley_models.hf_folder import require_folder
 from ..foley_models.loading import check_checkpoint_kind, load_dac_vae, load_synchformer
 from ..foley_models.siglip2 import SIGLIP2_HUB_ID, load_siglip2
@@ -24,12 +26,18 @@ def _file_problem(name, sources, kind, also=()):
     return True
 
 
-def _folder_problem(name, sources, what, hub_id):
+def folder_problem(name, sources, what, hub_id, clap_scoring=None):
+    """validate_inputs of a Hugging Face folder: present, inside models/foley, a readable config, weights, and for
+    CLAP the tokenizer files (and, for the CLAP score, the audio preprocessor's config)."""
     try:
-        require_folder(files.resolve_folder(name, sources), what, hub_id)
+        folder = files.resolve_folder(name, sources)
+        if clap_scoring is None:
+            require_folder(folder, what, hub_id)
+        else:
+            require_clap_folder(folder, scoring=clap_scoring)
     except FileNotFoundError as e:
         return str(e)
-    return True
+    return files.config_problem(os.path.join(folder, "config.json")) or True
 
 
 class FoleyModelLoader(io.ComfyNode):
@@ -67,7 +75,9 @@ class FoleyVAELoader(io.ComfyNode):
             node_id="FoleyVAELoader", display_name="Load Foley VAE", category=CATEGORY,
             description="Loads the DAC VAE (48 kHz mono, 50 latent frames per second).",
             inputs=[io.Combo.Input("file", options=files.file_options(files.VAE_FILES),
-                                   default=files.default_name(files.VAE_FILES))],
+                                   default=files.default_name(files.VAE_FILES),
+                                   tooltip="The DAC VAE checkpoint in models/foley (official: vae_128d_48k.pth); "
+                                           "the list shows what is there.")],
             outputs=[FoleyVAE.Output(display_name="vae")],
         )
 
@@ -87,7 +97,9 @@ class FoleySynchformerLoader(io.ComfyNode):
             node_id="FoleySynchformerLoader", display_name="Load Foley Synchformer", category=CATEGORY,
             description="Loads the Synchformer visual branch (audio-visual sync features at 25 fps).",
             inputs=[io.Combo.Input("file", options=files.file_options(files.SYNCHFORMER_FILES),
-                                   default=files.default_name(files.SYNCHFORMER_FILES))],
+                                   default=files.default_name(files.SYNCHFORMER_FILES),
+                                   tooltip="The Synchformer checkpoint in models/foley (official: "
+                                           "synchformer_state_dict.pth); only its video branch is loaded.")],
             outputs=[FoleySynchformer.Output(display_name="synchformer")],
         )
 
@@ -108,13 +120,15 @@ class FoleyCLAPLoader(io.ComfyNode):
             node_id="FoleyCLAPLoader", display_name="Load Foley CLAP", category=CATEGORY,
             description="Loads the CLAP text encoder from a Hugging Face folder inside models/foley.",
             inputs=[io.Combo.Input("folder", options=files.folder_options(files.CLAP_FOLDERS, "clap"),
-                                   default=files.default_name(files.CLAP_FOLDERS))],
+                                   default=files.default_name(files.CLAP_FOLDERS),
+                                   tooltip="A folder in models/foley holding all files of laion/larger_clap_general "
+                                           "(config, weights, tokenizer files).")],
             outputs=[FoleyCLAP.Output(display_name="clap")],
         )
 
     @classmethod
     def validate_inputs(cls, folder):
-        return _folder_problem(folder, files.CLAP_FOLDERS, "CLAP", CLAP_HUB_ID)
+        return folder_problem(folder, files.CLAP_FOLDERS, "CLAP", CLAP_HUB_ID, clap_scoring=False)
 
     @classmethod
     def execute(cls, folder):
@@ -128,13 +142,15 @@ class FoleySigLIP2Loader(io.ComfyNode):
             node_id="FoleySigLIP2Loader", display_name="Load Foley SigLIP2", category=CATEGORY,
             description="Loads the SigLIP2 vision encoder from a Hugging Face folder inside models/foley.",
             inputs=[io.Combo.Input("folder", options=files.folder_options(files.SIGLIP2_FOLDERS, "siglip"),
-                                   default=files.default_name(files.SIGLIP2_FOLDERS))],
+                                   default=files.default_name(files.SIGLIP2_FOLDERS),
+                                   tooltip="A folder in models/foley holding all files of "
+                                           "google/siglip2-base-patch16-512; only the vision tower is loaded.")],
             outputs=[FoleySigLIP2.Output(display_name="siglip2")],
         )
 
     @classmethod
     def validate_inputs(cls, folder):
-        return _folder_problem(folder, files.SIGLIP2_FOLDERS, "SigLIP2", SIGLIP2_HUB_ID)
+        return folder_problem(folder, files.SIGLIP2_FOLDERS, "SigLIP2", SIGLIP2_HUB_ID)
 
     @classmethod
     def execute(cls, folder):

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 import folder_paths
-from comfy_api.latest import InputImpl, io
+from comfy_api.latest import io
 
 from ..foley_models import load_clap_scorer, load_sync_scorer, media, muxing
 from ..foley_models.clap import CLAP_HUB_ID
@@ -15,7 +15,8 @@ from ..foley_models.synchformer import resize_crop_frame
 from . import model_files as files
 from .comfy_model import encoder_patcher, loaded
 from .encode import START_TIME, encode_clip, with_start_time
-from .loaders import CATEGORY, _file_problem, _folder_problem
+from .loaders import CATEGORY, _file_problem, folder_problem
+from .video_input import file_window
 
 FoleyScorer = io.Custom("FOLEY_SCORER")
 FoleyScores = io.Custom("FOLEY_SCORES")
@@ -33,9 +34,13 @@ class FoleyLoadSyncScorer(io.ComfyNode):
                         "only the video branch that generation needs.",
             inputs=[
                 io.Combo.Input("synchformer", options=files.file_options(files.SYNCHFORMER_FILES),
-                               default=files.default_name(files.SYNCHFORMER_FILES)),
+                               default=files.default_name(files.SYNCHFORMER_FILES),
+                               tooltip="The Synchformer checkpoint in models/foley (the same file as for "
+                                       "generation); all of it is loaded, for the DeSync score."),
                 io.Combo.Input("clap", options=files.folder_options(files.CLAP_FOLDERS, "clap"),
-                               default=files.default_name(files.CLAP_FOLDERS)),
+                               default=files.default_name(files.CLAP_FOLDERS),
+                               tooltip="The CLAP folder in models/foley; its audio and text towers give the "
+                                       "CLAP score."),
             ],
             outputs=[FoleyScorer.Output(display_name="scorer")],
         )
@@ -43,7 +48,7 @@ class FoleyLoadSyncScorer(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, synchformer, clap):
         problem = _file_problem(synchformer, files.SYNCHFORMER_FILES, "synchformer")
-        return problem if problem is not True else _folder_problem(clap, files.CLAP_FOLDERS, "CLAP", CLAP_HUB_ID)
+        return problem if problem is not True else folder_problem(clap, files.CLAP_FOLDERS, "CLAP", CLAP_HUB_ID, clap_scoring=True)
 
     @classmethod
     def execute(cls, synchformer, clap):
@@ -69,13 +74,16 @@ class FoleyScore(io.ComfyNode):
                         "offset behind it, and the CLAP score (how well the audio fits the prompt, -1..1, higher "
                         "is better). The audio's window (start_time) is taken from the audio; at least 4.8 s.",
             inputs=[
-                FoleyScorer.Input("scorer"),
+                FoleyScorer.Input("scorer", tooltip="The scoring models, from Load Foley Scorers."),
                 io.Audio.Input("audio", tooltip="A batch of candidates, e.g. from FoleyVAEDecode."),
                 io.String.Input("prompt", multiline=True, default="",
                                 tooltip="For the CLAP score; empty: no CLAP score."),
-                io.Video.Input("video", optional=True),
+                io.Video.Input("video", optional=True,
+                               tooltip="The video the audio was made for (the whole video: the audio's window "
+                                       "is found in it by its start time)."),
                 io.Image.Input("images", optional=True, tooltip="Frames instead of a video; set their fps."),
-                io.Float.Input("fps", default=24.0, min=0.001, max=240.0, step=0.001),
+                io.Float.Input("fps", default=24.0, min=0.001, max=240.0, step=0.001,
+                               tooltip="Frame rate of `images` (ignored for `video`, which carries its own)."),
             ],
             outputs=[FoleyScores.Output(display_name="scores"), io.String.Output(display_name="table")],
         )
@@ -141,12 +149,38 @@ def _playable_copy(video):
     """An MP4 of the video (without its sound) that a browser plays: copied, or encoded once (see muxing)."""
     name, path = _temp_file(".mp4")
     silence = np.zeros((1, 1), np.float32)
-    if isinstance(video, InputImpl.VideoFromFile):
-        muxing.mux_audio_into_video(video.get_stream_source(), silence, media.SAMPLE_RATE, path)
+    window = file_window(video)
+    if window is not None:  # a trimmed video is cut to its trim: the view's start_time counts from there
+        muxing.mux_audio_into_video(window.source, silence, media.SAMPLE_RATE, path,
+                                    window=(window.start, window.end) if window.trimmed else None)
     else:
         components = video.get_components()
         muxing.encode_video_with_audio(components.images, components.frame_rate, silence, media.SAMPLE_RATE, path)
     return name
+
+
+SEED_INPUTS = ("seed", "noise_seed")  # FoleySampler / KSampler, RandomNoise
+
+
+def upstream_seeds(prompt, node_id, inputs=("audio", "scores")):
+    """The seeds the candidates were sampled with: [{node, class_type, input, value}] of every node upstream of
+    `inputs` of `node_id` in the API prompt with a literal `seed` / `noise_seed`. With these values and the
+    seed control on `fixed`, the next run finds the sampling in ComfyUI's cache (or samples the same again)."""
+    links = [prompt[str(node_id)]["inputs"].get(name) for name in inputs] if str(node_id) in prompt else []
+    todo = [link[0] for link in links if isinstance(link, list) and len(link) == 2]
+    seen, seeds = set(), []
+    while todo:
+        current = str(todo.pop())
+        if current in seen or current not in prompt:
+            continue
+        seen.add(current)
+        for name, value in prompt[current].get("inputs", {}).items():
+            if isinstance(value, list) and len(value) == 2 and isinstance(value[1], int):
+                todo.append(value[0])
+            elif name in SEED_INPUTS and isinstance(value, int) and not isinstance(value, bool):
+                seeds.append({"node": current, "class_type": prompt[current].get("class_type"), "input": name,
+                              "value": value})
+    return sorted(seeds, key=lambda s: (s["node"], s["input"]))
 
 
 class FoleySelectBest(io.ComfyNode):
@@ -156,15 +190,19 @@ class FoleySelectBest(io.ComfyNode):
             node_id="FoleySelectBest", display_name="Foley Select Best", category=CATEGORY,
             description="Picks one audio of a batch: the best by the scores (lowest DeSync, then highest CLAP), or "
                         "the one chosen in the candidates view (a click on a strip; `choice` -1 = the best). The "
-                        "view plays the video with the selected candidate's audio over a spectrogram per candidate.",
+                        "view plays the video with the selected candidate's audio over a spectrogram per candidate. "
+                        "A click also sets the seed of the sampler upstream back to the value these candidates "
+                        "came from and its control to `fixed`, so that the next Run passes the clicked candidate on "
+                        "without sampling again (the view says so; its button undoes it).",
             inputs=[
-                io.Audio.Input("audio"),
-                FoleyScores.Input("scores"),
+                io.Audio.Input("audio", tooltip="The scored batch of candidates."),
+                FoleyScores.Input("scores", tooltip="The scores of that batch, from Foley Score."),
                 io.Int.Input("choice", default=-1, min=-1, max=63, tooltip="-1: the best by the scores; else this "
                                                                           "candidate (set by clicking in the view)."),
                 io.Video.Input("video", optional=True, tooltip="Shown in the candidates view."),
             ],
             outputs=[io.Audio.Output(display_name="audio"), io.Int.Output(display_name="index")],
+            hidden=[io.Hidden.prompt, io.Hidden.unique_id],
         )
 
     @classmethod
@@ -177,8 +215,10 @@ class FoleySelectBest(io.ComfyNode):
             raise ValueError(f"choice {choice} but there are {waveform.shape[0]} candidates (0-{waveform.shape[0] - 1})")
         best = ranking(candidates)[0]["index"]
         index = best if choice < 0 else choice
+        hidden = getattr(cls, "hidden", None)
         view = {"start_time": scores[START_TIME], "seconds": waveform.shape[-1] / rate, "best": best,
-                "selected": index, "candidates": []}
+                "selected": index, "candidates": [],
+                "seeds": upstream_seeds(hidden.prompt or {}, hidden.unique_id) if hidden is not None else []}
         for candidate, item in zip(candidates, waveform.float()):
             audio_name, audio_path = _temp_file(".flac")
             media.write_audio(audio_path, item, rate)

@@ -17,7 +17,7 @@ class FoleyWindowing(io.ComfyNode):
                         "continuous latent is sampled. Without this node: 10 s windows, 2 s overlap. A clip that "
                         "fits one window is sampled exactly as without windows.",
             inputs=[
-                io.Model.Input("model"),
+                io.Model.Input("model", tooltip="The Foley MODEL, from Load Foley Model."),
                 io.Float.Input("window_seconds", default=windows.DEFAULT_WINDOW_SECONDS, min=0.64,
                                max=MAX_WINDOW / LATENT_RATE, step=0.32, round=0.01,
                                tooltip="Window length; the model was trained on clips of about 8-10 s. 15.04 s "

@@ -1,5 +1,6 @@
-"""Attention selection: the engine keeps PyTorch SDPA on its own; inside ComfyUI the MMDiT and the Synchformer
-attend through ComfyUI's optimized_attention (its --use-*-attention flags and transformer_options overrides)."""
+"""Attention selection: the engine attends through PyTorch SDPA unless its caller sets another function on the model;
+inside ComfyUI the MMDiT and the Synchformer attend through ComfyUI's optimized_attention (its --use-*-attention
+flags and transformer_options overrides), with the step's transformer_options handed down the forward."""
 import sys
 
 import pytest
@@ -23,42 +24,7 @@ def _attention_calls_per_forward(model):
     return 2 * len(model.triple_blocks) + len(model.single_blocks)
 
 
-def test_engine_default_is_sdpa():
-    assert engine_attention.current_backend() == "sdpa"
-    q, k, v = _qkv()
-    assert torch.equal(engine_attention.attention(q, k, v), F.scaled_dot_product_attention(q, k, v))
-
-
-def test_backends_and_options_are_scoped():
-    seen = []
-
-    def recording(q, k, v, **options):
-        seen.append(options)
-        return F.scaled_dot_product_attention(q, k, v)
-
-    engine_attention.register_backend("recording", recording)
-    q, k, v = _qkv()
-    with engine_attention.using_backend("recording"):
-        with engine_attention.call_options(a=1):
-            with engine_attention.call_options(b=2):
-                engine_attention.attention(q, k, v)
-            engine_attention.attention(q, k, v)
-        engine_attention.attention(q, k, v)
-    engine_attention.attention(q, k, v)  # back on sdpa: not recorded
-    assert seen == [{"a": 1, "b": 2}, {"a": 1}, {}]
-    assert engine_attention.current_backend() == "sdpa"
-    with pytest.raises(ValueError, match="not available"):
-        engine_attention.set_backend("no-such-kernel")
-
-
-def test_every_mmdit_attention_goes_through_the_backend():
-    calls = []
-
-    def counting(q, k, v, **options):
-        calls.append(q.shape)
-        return F.scaled_dot_product_attention(q, k, v)
-
-    engine_attention.register_backend("counting", counting)
+def _tiny_mmdit():
     torch.manual_seed(0)
     model = HunyuanVideoFoley(hidden_size=64, num_heads=2, depth_triple=2, depth_single=3, clip_dim=32, sync_dim=32,
                               text_dim=48).eval()
@@ -66,20 +32,45 @@ def test_every_mmdit_attention_goes_through_the_backend():
         p.data.normal_(0, 0.05)
     inputs = (torch.randn(1, 128, 40), torch.tensor([500.0]), torch.randn(1, 5, 48), torch.randn(1, 6, 32),
               torch.randn(1, 16, 32))
+    return model, inputs
+
+
+def test_engine_default_is_sdpa():
+    q, k, v = _qkv()
+    assert torch.equal(engine_attention.sdpa(q, k, v), F.scaled_dot_product_attention(q, k, v))
+    model, _ = _tiny_mmdit()
+    attending = [m for m in model.modules() if "attention_fn" in vars(m)]
+    assert len(attending) == len(model.triple_blocks) + len(model.single_blocks)
+    assert all(m.attention_fn is engine_attention.sdpa for m in attending)
+
+
+def test_every_mmdit_attention_goes_through_the_set_function_with_the_callers_options():
+    calls = []
+
+    def recording(q, k, v, transformer_options=None):
+        calls.append(transformer_options)
+        return F.scaled_dot_product_attention(q, k, v)
+
+    model, inputs = _tiny_mmdit()
+    options = {"caller": "test"}
     with torch.no_grad():
         reference = model(*inputs)
-        with engine_attention.using_backend("counting"):
-            routed = model(*inputs)
-    assert len(calls) == _attention_calls_per_forward(model)
+        engine_attention.set_attention(model, recording)
+        routed = model(*inputs, transformer_options=options)
+        model(*inputs)
+    per_forward = _attention_calls_per_forward(model)
+    assert len(calls) == 2 * per_forward
+    assert all(c is options for c in calls[:per_forward]) and all(c is None for c in calls[per_forward:])
     assert torch.equal(routed, reference)
+    # set on this model only: a new one attends through SDPA again
+    assert all(m.attention_fn is engine_attention.sdpa for m in _tiny_mmdit()[0].single_blocks)
 
 
 # --- inside ComfyUI ---------------------------------------------------------------------------------------------
 
-def _pack_attention_module(model_patcher):
-    """The pack's own copy of foley_models.attention (ComfyUI imports the pack under its own module name)."""
-    package = type(model_patcher.model.diffusion_model).__module__.rsplit(".nodes.", 1)[0]
-    return sys.modules[f"{package}.foley_models.attention"]
+def _pack_comfy_model_module(model_patcher):
+    """The pack's nodes.comfy_model (ComfyUI imports the pack under its own module name)."""
+    return sys.modules[type(model_patcher.model.diffusion_model).__module__]
 
 
 @pytest.fixture()
@@ -119,7 +110,9 @@ class _Loaded:
 
 def test_mmdit_attention_reaches_comfyui(comfyui, attention_spy):
     model = _Loaded(comfyui)
-    assert _pack_attention_module(model.patcher).current_backend() == "comfy"
+    comfy_attention = _pack_comfy_model_module(model.patcher).comfy_attention
+    diffusion_model = model.patcher.model.diffusion_model
+    assert all(b.attention_fn is comfy_attention for b in (*diffusion_model.triple_blocks, *diffusion_model.single_blocks))
     _sample(model, steps=2)
     per_forward = _attention_calls_per_forward(model.patcher.model.diffusion_model)
     assert attention_spy and len(attention_spy) % per_forward == 0
@@ -153,9 +146,9 @@ def test_synchformer_attention_reaches_comfyui(comfyui, attention_spy):
 
 def test_comfy_attention_matches_sdpa(comfyui):
     model = _Loaded(comfyui)
-    pack_attention = _pack_attention_module(model.patcher)
+    comfy_attention = _pack_comfy_model_module(model.patcher).comfy_attention
     q, k, v = _qkv(lq=33, lk=77, dim=32, seed=3)
-    out = pack_attention.attention(q, k, v)
+    out = comfy_attention(q, k, v)
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), atol=1e-5, rtol=1e-5)
 
 

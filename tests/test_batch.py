@@ -1,8 +1,8 @@
-"""foley_batch.py: workflow files run through real ComfyUI servers over their HTTP API, once or per CSV row.
+"""tools/foley_batch.py: workflow files run through real ComfyUI servers over their HTTP API, once or per CSV row.
 
 Two ComfyUI 0.3.75 servers (main.py on 127.0.0.1, --cpu) with the tiny models in a private models folder and
 their own input folders (so the videos really are uploaded to each). The UI -> API converter
-(tools/workflow_api.py) is checked on every file in workflows/ against the servers' /object_info, and each
+(tools/batch/workflow_api.py) is checked on every file in workflows/ against the servers' /object_info, and each
 converted prompt is queued to a server, which must answer without node_errors (the run is then cancelled).
 Batch runs use `--steps 2` (the command's own override) so that the tiny models finish in seconds.
 """
@@ -19,24 +19,30 @@ import time
 from pathlib import Path
 
 import pytest
-
 from comfy_server import ComfyServer
 from make_media import make_video, probe_media
+from workflow_files import write_placeholders
 
-from foley_batch import apply_overrides, destinations, scores  # the checkout's root is on pytest's path
-from tools.comfy_client import format_prompt_error
-from tools.workflow_api import ConversionError, input_specs, is_api_format, to_api, ui_to_api, widget_values
+# the checkout's root is on pytest's path
+from tools.batch.comfy_client import format_prompt_error
+from tools.batch.overrides import apply_overrides
+from tools.batch.report import scores
+from tools.batch.scheduler import destinations
+from tools.batch.workflow_api import (
+    ConversionError,
+    input_specs,
+    is_api_format,
+    to_api,
+    ui_to_api,
+    widget_values,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BATCH = ROOT / "foley_batch.py"
+BATCH = ROOT / "tools" / "foley_batch.py"
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 PACK_NAME = "ComfyUI-HunyuanVideo-Foley"
 STEPS = "2"
-# workflow 2's HunyuanVideo loaders: validation checks the names only (as in test_ui.py)
-HUNYUAN_FILES = {"diffusion_models": ["hunyuan_video_t2v_720p_bf16.safetensors"],
-                 "text_encoders": ["clip_l.safetensors", "llava_llama3_fp8_scaled.safetensors"],
-                 "vae": ["hunyuan_video_vae_bf16.safetensors"]}
 FRONT_END_ONLY = ("Note", "MarkdownNote", "Reroute", "PrimitiveNode")
 
 
@@ -61,10 +67,7 @@ def servers(comfy_root, batch_models, tmp_path_factory):
         base = tmp_path_factory.mktemp(name)
         (base / "custom_nodes").mkdir()
         os.symlink(ROOT, base / "custom_nodes" / PACK_NAME, target_is_directory=True)
-        for folder, files in HUNYUAN_FILES.items():
-            (base / "models" / folder).mkdir(parents=True)
-            for f in files:
-                (base / "models" / folder / f).write_bytes(b"placeholder")
+        write_placeholders(base / "models")
         bases.append(base)
     started, errors = [None, None], []
 
@@ -106,7 +109,7 @@ def clips(tmp_path_factory):
 
 def batch(*args, timeout=300):
     proc = subprocess.run([sys.executable, str(BATCH), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, check=False)
     return proc
 
 
@@ -336,7 +339,7 @@ def test_the_command_needs_neither_comfyui_nor_site_packages(servers, tmp_path):
     out = tmp_path / "api.json"
     proc = subprocess.run([sys.executable, "-S", str(BATCH), "video_to_foley", "--server", servers[1].url,
                            "--prompt", "a cat", "--save-api", str(out)], capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path)
+                          cwd=tmp_path, check=False)
     assert proc.returncode == 0, proc.stderr
     prompt = load(out)
     assert {n["class_type"]: n["inputs"] for n in prompt.values()}["FoleyTextEncode"]["prompt"] == "a cat"
@@ -356,13 +359,15 @@ def test_csv_batch_over_two_servers(servers, clips, tmp_path):
     proc = batch("video_to_foley", "--server", servers[0].url, "--server", servers[1].url, "--csv", rows,
                  "--steps", STEPS, "--output", out)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # one row failed, the others ran
-    assert "row 2: error" in proc.stderr and "video file not found" in proc.stderr
+    assert "row 2: not run: video not found: " in proc.stderr
     assert "rows ok" in proc.stderr and "%|" in proc.stderr  # summary line, tqdm progress bar
 
     report = load(out / "report.json")
     assert [r["status"] for r in report["rows"]] == ["ok", "error", "ok"], report
     ok = [r for r in report["rows"] if r["status"] == "ok"]
-    assert "video file not found" in report["rows"][1]["message"] and report["rows"][1]["outputs"] == []
+    assert report["rows"][1]["message"] == f"not run: video not found: {rows.parent / 'missing.mp4'}"
+    assert report["rows"][1]["server"] == "" and report["rows"][1]["prompt_id"] == ""
+    assert report["rows"][1]["outputs"] == []
     assert {r["server"] for r in ok} == {servers[0].url, servers[1].url}  # both servers took a row
     assert [Path(p).name for r in ok for p in r["outputs"]] == ["001_ball.mp4", "003_door slam.mp4"]
     for r in ok:

@@ -1,13 +1,12 @@
-"""Work that depends on neither the latent nor the timestep is done once per sampling run (per window), with the
-same results bit for bit; in ComfyUI too, where each step gets new copies of the conditioning."""
+"""Work that depends on neither the latent nor the timestep is done once per sampling run of the engine (per
+window), with the same results bit for bit. (Inside ComfyUI each step gets new copies of the conditioning, so
+nothing is reused there: the skipped work is under 3 % of a step, benchmarks/conditions_cache.py.)"""
 import pytest
 import torch
 
-from fixture_utils import tensors
 from foley_models.mmdit import HunyuanVideoFoley, _rope_tables
 from foley_models.sampling import sample_euler_cfg
 from foley_models.windows import WindowedMMDiT
-from graph import node
 
 
 def _model(seed=0):
@@ -101,32 +100,3 @@ def test_rope_tables_are_cached_per_shape():
     assert _rope_tables(101, 16, 7, 32, "cpu") is not first
     with torch.inference_mode():
         assert _rope_tables(100, 16, 7, 32, "cpu") is not first  # inference tensors kept apart
-
-
-def test_comfy_sampling_computes_the_conditions_once_per_run(comfyui):
-    import comfy.patcher_extension
-    import comfy.sample
-
-    run = tensors("mmdit_tiny", "sampling.safetensors")
-    (model,) = node(comfyui, "FoleyModelLoader", file="hunyuanvideo_foley.pth", weight_dtype="fp32")
-    dit = model.model.diffusion_model
-    counter = Counting(dit)
-    text = {"cond": run["text_feat"], "uncond": run["uncond_text_feat"]}
-    visual = {"features": run["siglip2_feat"], "frames_25": 50, "start_time": 0.0}
-    sync = {"features": run["syncformer_feat"], "frames_25": 50, "start_time": 0.0}
-    positive, negative, latent = node(comfyui, "FoleyConditioning", text=text, visual=visual, sync=sync, batch_size=2)
-
-    def sample(patcher):
-        counter.calls.clear()
-        return comfy.sample.sample(patcher, run["initial_noise"], 4, 4.5, "euler", "simple", positive, negative,
-                                   latent["samples"], disable_pbar=True)
-
-    cached = sample(model)
-    # cond and uncond in one batch (or two, as memory decides): once per batch composition, not per step
-    assert counter.calls["cond_in"] in (1, 2) and counter.calls["sync_in"] == counter.calls["cond_in"]
-    plain_patcher = model.clone()
-    plain_patcher.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "foley_cache_conditions")
-    plain = sample(plain_patcher)
-    assert counter.calls["cond_in"] in (4, 8)
-    assert torch.equal(cached, plain)
-    assert dit._run_inputs is None and dit._conditions_cache is None

@@ -136,3 +136,11 @@ def test_chunked_decode_and_encode_equal_whole_ones(model):
     # float rounding only (convolutions of different lengths sum in another order); the note states the figure
     assert (chunked - whole).abs().max() < 1e-5
     assert (mean_c - mean).abs().max() < 1e-5 and (logvar_c - logvar).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_audio_is_refused_with_a_count(model, bad):
+    wav = torch.zeros(1, 1, 96000)
+    wav[0, 0, 1000:1010] = bad  # ten bad samples: without the check one NaN spreads through every convolution
+    with pytest.raises(ValueError, match=r"10 non-finite samples \(NaN or infinity\) of 96000, the first at sample 1000"):
+        model.encode(wav)

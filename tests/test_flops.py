@@ -12,13 +12,11 @@ from foley_models.mmdit import HunyuanVideoFoley
 from foley_models.windows import WindowedMMDiT, window_spans
 
 
-def _math_attention(q, k, v, **options):
+def _math_attention(q, k, v, transformer_options=None):
     # explicit matrix products, which the counter sees on every device (CPU SDPA kernels it does not all count)
     weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
     return weights @ v
 
-
-attention.register_backend("math", _math_attention)
 
 CONFIG = dict(hidden_size=96, num_heads=3, depth_triple=2, depth_single=3, mlp_ratio=4.0, latent_channels=16,
               text_dim=40, clip_dim=24, sync_dim=56)
@@ -30,7 +28,8 @@ def _counted(model, batch, audio_len, visual_len, text_len, sync_len):
               torch.full((batch,), 700.0), torch.randn(batch, text_len, model.cond_in.linear_1.in_features, generator=g),
               torch.randn(batch, visual_len, model.visual_proj.w1.in_features, generator=g),
               torch.randn(batch, sync_len, model.sync_in[0].in_features, generator=g))
-    with torch.no_grad(), attention.using_backend("math"), FlopCounterMode(display=False) as counter:
+    attention.set_attention(model, _math_attention)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(*inputs)
     return counter.get_total_flops()
 
@@ -75,7 +74,8 @@ def test_windowed_flops_match_pytorch_count(model):
     g = torch.Generator().manual_seed(0)
     inputs = (torch.randn(1, 16, length, generator=g), torch.full((1,), 700.0), torch.randn(1, 5, 40, generator=g),
               torch.randn(1, visual_len, 24, generator=g), torch.randn(1, sync_len, 56, generator=g))
-    with torch.no_grad(), attention.using_backend("math"), FlopCounterMode(display=False) as counter:
+    attention.set_attention(model, _math_attention)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         wrapped(*inputs)
     assert sampling_flops(CONFIG, 1, length, visual_len, 5, sync_len, steps=1, cfg=1.0, window=96, overlap=32) == \
         counter.get_total_flops()

@@ -70,12 +70,18 @@ def test_video_built_from_frames_goes_through_every_video_node(comfyui, comfy_in
 
 
 def test_features_of_a_video_from_frames_equal_those_of_its_file(comfyui, comfy_input_dir):
-    from comfy_api.latest import InputImpl
+    from comfy_api.latest import InputImpl, Types
 
     (synchformer,) = node(comfyui, "FoleySynchformerLoader", file="synchformer_state_dict.pth")
     (siglip2,) = node(comfyui, "FoleySigLIP2Loader", folder="siglip2-base-patch16-512")
     from_file = InputImpl.VideoFromFile(str(comfy_input_dir / CLIP))
-    from_frames = InputImpl.VideoFromComponents(from_file.get_components())
+    # the frames as the file decodes to RGB24: ComfyUI's own decode (get_components) converts colours in float
+    # since 0.2x, which moves pixels by up to 1/255; the pack must give the same features for the same pixels
+    with av.open(str(comfy_input_dir / CLIP)) as container:
+        pixels = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    images = torch.from_numpy(np.stack(pixels)).float() / 255
+    from_frames = InputImpl.VideoFromComponents(
+        Types.VideoComponents(images=images, audio=None, frame_rate=from_file.get_components().frame_rate))
     for loader, node_id, key in ((synchformer, "FoleySyncEncode", "synchformer"), (siglip2, "FoleyVisualEncode", "siglip2")):
         (a,) = node(comfyui, node_id, **{key: loader}, video=from_file)
         (b,) = node(comfyui, node_id, **{key: loader}, video=from_frames)
@@ -258,5 +264,9 @@ def test_vae_encode_mixes_all_channels_to_mono(comfyui):
 def test_comfyui_starts_with_a_clean_log(models, comfy_server):
     """What a newcomer reads first: no ERROR box (workflow templates), no missing module (alembic), no traceback."""
     log = comfy_server.log()
+    # INFO lines may report optional accelerators that a CPU machine lacks (ComfyUI >= 0.12 logs "No module named
+    # 'triton'" for comfy-kitchen's backends); warnings, errors and tracebacks are what a newcomer must not see
+    lines = [line for line in log.splitlines() if "[INFO]" not in line]
     for problem in ("ERROR", "No module named", "Traceback", "IMPORT FAILED", "not installed"):
-        assert problem not in log, f"{problem!r} in the start-up log:\n{log}"
+        bad = [line for line in lines if problem in line]
+        assert not bad, f"{problem!r} in the start-up log: {bad}\n{log}"

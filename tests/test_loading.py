@@ -100,6 +100,41 @@ def test_pickled_code_is_refused_not_executed(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("writer", ["pickle.dump", "legacy torch.save"])
+def test_pickled_code_outside_a_zip_archive_is_refused_naming_the_file(tmp_path, writer):
+    import pickle
+
+    marker = tmp_path / "executed"
+    path = tmp_path / "old_format.pth"
+    payload = {"weight": _Payload(str(marker))}
+    if writer == "pickle.dump":
+        with open(path, "wb") as f:
+            pickle.dump(payload, f)
+    else:
+        torch.save(payload, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError) as e:
+        read_checkpoint(path)
+    assert str(path) in str(e.value) and "Nothing was executed" in str(e.value)
+    assert "weights_only" not in str(e.value)  # torch's own text suggests turning the protection off
+    assert not marker.exists()
+
+
+def test_a_legacy_torch_save_of_tensors_still_loads(tmp_path):
+    path = tmp_path / "legacy.pth"
+    torch.save({"w": torch.arange(3.0)}, path, _use_new_zipfile_serialization=False)
+    state_dict, _ = read_checkpoint(path)
+    assert torch.equal(state_dict["w"], torch.arange(3.0))
+
+
+@pytest.mark.parametrize("content, reason", [(b"", "empty"), (b"not a checkpoint at all", "not a PyTorch checkpoint")])
+def test_an_empty_or_garbage_pth_names_the_file_and_the_reason(tmp_path, content, reason):
+    path = tmp_path / "hunyuanvideo_foley.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=reason) as e:
+        read_checkpoint(path)
+    assert str(path) in str(e.value)
+
+
 def test_wrong_model_file_says_what_it_is():
     with pytest.raises(CheckpointError, match="DAC VAE"):
         load_mmdit(DAC / "vae_128d_48k.pth")

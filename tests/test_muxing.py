@@ -74,6 +74,17 @@ def test_audio_start_puts_silence_before_the_audio(tmp_path):
     assert np.abs(wave[:, rate + 10: int(1.49 * rate)]).max() > 0.25
 
 
+@pytest.mark.parametrize("codec", ["aac", "flac", "pcm"])
+def test_audio_with_nan_is_refused_before_a_file_is_written(tmp_path, codec):
+    src = write(tmp_path, "h264.mp4", "libx264", None)
+    out = tmp_path / "out.mp4"
+    wave = sine(1.0)
+    wave[..., 100:110] = float("nan")
+    with pytest.raises(ValueError, match=r"10 non-finite samples \(NaN or infinity\) of 48000, the first at sample 100"):
+        mux_audio_into_video(src, wave, 48000, out, codec=codec)
+    assert not out.exists()
+
+
 def test_window_cuts_exactly_those_frames(tmp_path):
     src = write(tmp_path, "h264.mp4", "libx264", None)
     out = tmp_path / "out.mp4"

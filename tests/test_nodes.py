@@ -67,8 +67,10 @@ def test_video_to_foley_to_saved_mp4(comfyui, comfy_input_dir, sampler):
 def test_sampling_progress_is_reported_per_step(comfyui):
     result = comfyui.run(text_only_workflow(steps=5))
     assert result["success"], result["messages"]
-    sampler_steps = [p["value"] for p in result["progress"] if p["node"] == "11"]
+    sampler_steps = [p["value"] for p in result["updates"] if p["node"] == "11"]
     assert sampler_steps == [1, 2, 3, 4, 5]
+    shown = [p["value"] for p in result["progress"] if p["node"] == "11"]  # ComfyUI >= 0.9 throttles what is sent
+    assert shown[0] == 1 and shown[-1] == 5 and shown == sorted(shown)
     (saved,) = comfyui.output_files(result)
     assert probe_media(saved)["audio"]["samples"] == media.latent_length(25) * 960  # 1.0 s -> 25 frames at 25 fps
 
@@ -77,7 +79,7 @@ def test_cancel_stops_sampling_within_one_step(comfyui):
     result = comfyui.run_with_interrupt_after(text_only_workflow(steps=8), 3)
     assert not result["success"]
     assert any(event == "execution_interrupted" for event, _ in result["messages"])
-    assert max(p["value"] for p in result["progress"] if p["node"] == "11") <= 3
+    assert max(p["value"] for p in result["updates"] if p["node"] == "11") <= 3
 
 
 def test_comfy_sampler_reproduces_the_official_cfg_run(comfyui):
@@ -166,6 +168,15 @@ def test_vae_encode_decode_round_trip_shapes(comfyui):
     assert latent["samples"].shape == (1, 128, 50)  # 1 s at 48 kHz -> 48000 / 960
     (audio,) = node(comfyui, "FoleyVAEDecode", vae=vae, latent=latent)
     assert audio["sample_rate"] == 48000 and audio["waveform"].shape == (1, 1, 48000)
+
+
+def test_vae_encode_refuses_audio_with_nan_naming_how_much(comfyui):
+    (vae,) = node(comfyui, "FoleyVAELoader", file="vae_128d_48k.pth")
+    stereo = torch.zeros(1, 2, 96000)
+    stereo[0, 1, 500:510] = float("nan")  # one channel: the mono mix would carry it into every sample after
+    with pytest.raises(ValueError, match=r"FoleyVAEEncode: the audio has 10 non-finite samples \(NaN or infinity\) "
+                                         r"of 192000, the first at sample 500"):
+        node(comfyui, "FoleyVAEEncode", vae=vae, audio={"waveform": stereo, "sample_rate": 48000})
 
 
 @pytest.mark.parametrize("codec, name", [("flac", "flac"), ("pcm", "pcm_s16le")])
@@ -280,3 +291,12 @@ def test_weight_patches_apply_to_the_model(comfyui):
     patched.add_patches({"diffusion_model.final_layer.linear.bias": (torch.full((128,), 0.5),)}, 1.0)
     torch.testing.assert_close(sample(patched) - sample(model), torch.full_like(run["final_latent"], -0.5),
                                atol=1e-4, rtol=0)
+
+
+def test_the_foley_model_folder_is_registered_with_extra_model_paths(comfy_inproc, foley_models_dir):
+    (foley_models_dir / "foley" / "registered_probe.safetensors").write_bytes(b"\0")
+    try:
+        assert str(foley_models_dir / "foley") in comfy_inproc.folder_paths.get_folder_paths("foley")
+        assert "registered_probe.safetensors" in comfy_inproc.folder_paths.get_filename_list("foley")
+    finally:
+        (foley_models_dir / "foley" / "registered_probe.safetensors").unlink()

@@ -124,6 +124,10 @@ def test_sync_audio_input_errors(inputs):
         sync_audio_input(inputs["waveform"], 48000, 0.5)
     with pytest.raises(ValueError, match="float waveform"):
         sync_audio_input((inputs["waveform"] * 32767).to(torch.int16), 48000, 1)
+    with_nan = inputs["waveform"].clone()
+    with_nan[..., 7] = float("nan")
+    with pytest.raises(ValueError, match=r"DeSync score: the audio has 1 non-finite samples .* the first at sample 7"):
+        sync_audio_input(with_nan, 48000, 1)
 
 
 @pytest.mark.parametrize("rate", [8000, 11025, 22050, 24000, 32000, 44100, 48000, 96000])
@@ -399,6 +403,13 @@ def test_clap_score_of_long_audio_is_deterministic_mean_of_pieces(clap, clap_fol
     embeds = clap.audio_embeddings(pieces, 48000)
     mean = torch.nn.functional.normalize(embeds.mean(0), dim=0)
     assert abs(first - (clap.text_embeddings(["wind"])[0] * mean).sum().item()) < 1e-6
+
+
+def test_clap_score_refuses_audio_with_nan(clap):
+    wave = torch.zeros(48000)
+    wave[100] = float("inf")
+    with pytest.raises(ValueError, match=r"CLAP score of candidate 0: the audio has 1 non-finite samples"):
+        clap.score("a door", wave, 48000)
 
 
 def test_clap_score_of_silence_is_finite(clap):

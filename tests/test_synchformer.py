@@ -73,7 +73,9 @@ def test_frames_reach_the_model_in_bounded_batches(model, monkeypatch):
     batches = []
     forward = model.forward_segments
     monkeypatch.setattr(model, "forward_segments", lambda segments: batches.append(len(segments)) or forward(segments))
-    assert torch.equal(model.encode_frames(frames), expected)
+    # batch sizes pick different CPU kernels: equal within the fixture's tolerance, not bit for bit
+    tol = TOL["model_batched_segments"]
+    torch.testing.assert_close(model.encode_frames(frames), expected, atol=tol["atol"], rtol=tol["rtol"])
     assert batches == [8, 3]
 
 

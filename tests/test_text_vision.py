@@ -43,6 +43,53 @@ def test_clap_folder_errors_name_the_problem(tmp_path):
 
 
 @pytest.fixture(scope="module")
+def clap_with_tokenizer(tmp_path_factory):
+    from tiny_models import _byte_level_tokenizer
+
+    folder = tmp_path_factory.mktemp("clap") / "larger_clap_general"
+    shutil.copytree(CLAP_DIR, folder)
+    _byte_level_tokenizer(folder)
+    return folder
+
+
+def test_a_clap_folder_with_only_a_tokenizer_config_is_refused(clap_with_tokenizer, tmp_path):
+    folder = tmp_path / "larger_clap_general"
+    shutil.copytree(clap_with_tokenizer, folder)
+    for name in ("vocab.json", "merges.txt", "tokenizer.json"):
+        (folder / name).unlink()
+    assert (folder / "tokenizer_config.json").is_file()  # what transformers builds an empty tokenizer from
+    with pytest.raises(FileNotFoundError, match="no tokenizer files") as e:
+        load_clap(folder)
+    assert str(folder) in str(e.value)
+
+
+def test_a_prompt_longer_than_clap_reads_is_cut_with_a_warning(clap_with_tokenizer, caplog):
+    encoder = load_clap(clap_with_tokenizer)
+    limit = encoder.max_positions()
+    assert limit == 128  # the tiny config's 130 positions, less RoBERTa's padding offset
+    long_prompt = "footsteps on gravel, " * 500  # 10,500 characters: one token per byte here
+    with caplog.at_level("WARNING"):
+        cond, uncond = encoder.encode(long_prompt)
+    assert cond.shape[:2] == (1, 77) and torch.isfinite(cond).all()
+    assert f"CLAP reads at most {limit}" in caplog.text
+    # what CLAP's tokenizer does with truncation: the first tokens, the end token last
+    ids = encoder.tokenizer([long_prompt], truncation=True, max_length=limit, return_tensors="pt")
+    expected, _ = encoder.encode_ids(torch.cat([ids["input_ids"]] * 2), torch.cat([ids["attention_mask"]] * 2))
+    torch.testing.assert_close(cond, expected, rtol=0, atol=0)
+
+
+def test_a_short_prompt_is_encoded_exactly_as_without_the_limit(clap_with_tokenizer, caplog):
+    encoder = load_clap(clap_with_tokenizer)
+    tokens = encoder.tokenizer(["noisy, harsh", "a door slams"], padding=True, return_tensors="pt")
+    expected = encoder.encode_ids(tokens["input_ids"], tokens["attention_mask"])
+    with caplog.at_level("WARNING"):
+        got = encoder.encode("a door slams", "noisy, harsh")
+    assert caplog.text == ""
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.fixture(scope="module")
 def siglip_folder(tmp_path_factory):
     from transformers import SiglipConfig, SiglipModel
 

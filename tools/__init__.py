@@ -1,1 +1,2 @@
-"""Command-line helpers of the pack that talk to ComfyUI over HTTP (no ComfyUI or torch import): see foley_batch.py."""
+"""Development tools of the repository (not shipped in the registry archive): tools/foley_batch.py runs workflows
+through ComfyUI servers over HTTP; tools/make_icon.py draws the pack's icon."""

@@ -31,6 +31,11 @@ class FakeServer:
         self.sockets_metadata = {}
         self.messages = []
         self.routes = web.RouteTableDef()  # packs may register HTTP routes at import time; they are just ignored
+        try:  # ComfyUI >= 0.14: core's node replacements (comfy_extras/nodes_replacements.py) register through it
+            from app.node_replace_manager import NodeReplaceManager
+        except ImportError:
+            NodeReplaceManager = None
+        self.node_replace_manager = NodeReplaceManager() if NodeReplaceManager else None
 
     def send_sync(self, event, data, sid=None):
         self.messages.append((event, data))
@@ -131,7 +136,7 @@ class InProcessComfy:
 
         kw = {"cache_type": execution.CacheType.CLASSIC}
         if "cache_args" in inspect.signature(execution.PromptExecutor.__init__).parameters:  # 0.3.75 (0.3.64: cache_size)
-            kw["cache_args"] = {"lru": 0, "ram": 0}
+            kw["cache_args"] = {"lru": 0, "ram": 0, "ram_inactive": 0}  # ram_inactive: ComfyUI >= 0.2x
         self.executor = execution.PromptExecutor(self.fake_server, **kw)
         self.progress = []
         self.comfy_utils.set_progress_bar_global_hook(self._progress_hook)
@@ -166,18 +171,25 @@ class InProcessComfy:
         self.nodes.interrupt_processing(value)
 
     def run_with_interrupt_after(self, prompt, n_progress_updates, extra_data=None, keep_cache=False):
-        """Run PROMPT and interrupt it (nodes.interrupt_processing(True) + the hook's interrupt check) at the
-        N-th progress update. result["progress"] has the updates seen before the interrupt; expect
-        success False and an 'execution_interrupted' message when the workflow reports >= N updates."""
-        seen = []
+        """Run PROMPT and press Cancel (nodes.interrupt_processing(True)) at the N-th progress update a node makes
+        (counted before ComfyUI's throttling of the hook, which since 0.9 passes on only some of them); expect
+        success False and an 'execution_interrupted' message when the workflow makes >= N updates."""
+        return self.run(prompt, extra_data=extra_data, keep_cache=keep_cache, interrupt_after=n_progress_updates)
 
-        def interrupting_hook(value, total, preview_image, prompt_id=None, node_id=None):
-            seen.append(value)
-            if len(seen) >= n_progress_updates:
-                self.interrupt(True)
-            self._progress_hook(value, total, preview_image, prompt_id=prompt_id, node_id=node_id)
+    def _recording_updates(self, interrupt_after=None):
+        """ProgressBar.update_absolute wrapped: every update a node makes lands in self.updates."""
+        original = self.comfy_utils.ProgressBar.update_absolute
+        harness = self
 
-        return self.run(prompt, extra_data=extra_data, keep_cache=keep_cache, progress_hook=interrupting_hook)
+        def update_absolute(bar, value, total=None, preview=None):
+            ctx = harness._get_executing_context()
+            node_id = bar.node_id if bar.node_id is not None else (ctx.node_id if ctx is not None else None)
+            harness.updates.append({"value": min(value, total or bar.total), "max": total or bar.total, "node": node_id})
+            if interrupt_after is not None and len(harness.updates) >= interrupt_after:
+                harness.interrupt(True)
+            return original(bar, value, total, preview)
+
+        return original, update_absolute
 
     # --- running prompts -------------------------------------------------------------------------------------
 
@@ -185,35 +197,39 @@ class InProcessComfy:
         """execution.validate_prompt -> (ok, error, output node ids, node_errors)."""
         return asyncio.run(self.execution.validate_prompt(str(uuid.uuid4()), prompt, None))
 
-    def run(self, prompt, extra_data=None, keep_cache=False, progress_hook=None):
+    def run(self, prompt, extra_data=None, keep_cache=False, progress_hook=None, interrupt_after=None):
         """Validate and execute an API-format prompt.
 
         Returns dict(valid, success, outputs, messages, events, progress, node_errors, error, prompt_id):
         outputs = {node_id: ui dict} as in /history; messages = executor status messages [(event, data)]
         (execution_start/cached/success/error/interrupted); events = everything sent to the fake server;
-        progress = [{"value", "max", "prompt_id", "node"}]. The executor's output cache is dropped before
+        progress = [{"value", "max", "prompt_id", "node"}] as the hook got them (throttled since ComfyUI 0.9);
+        updates = [{"value", "max", "node"}], every ProgressBar update the nodes made. The executor's output cache is dropped before
         each run unless keep_cache (then unchanged nodes are served from cache, as in the server).
         """
         prompt_id = str(uuid.uuid4())
         ok, err, outputs, node_errors = asyncio.run(self.execution.validate_prompt(prompt_id, prompt, None))
         if not ok:
-            return {"valid": False, "success": False, "outputs": {}, "messages": [], "events": [], "progress": [],
+            return {"valid": False, "success": False, "outputs": {}, "messages": [], "events": [], "progress": [], "updates": [],
                     "node_errors": node_errors, "error": err, "prompt_id": prompt_id}
         if not keep_cache:
             self.executor.reset()
         self.fake_server.messages.clear()
         self.fake_server.last_prompt_id = prompt_id
-        self.progress = []
+        self.progress, self.updates = [], []
         self.comfy_utils.set_progress_bar_global_hook(progress_hook or self._progress_hook)
+        original, recording = self._recording_updates(interrupt_after)
+        self.comfy_utils.ProgressBar.update_absolute = recording
         try:
             self.executor.execute(prompt, prompt_id, extra_data or {}, outputs)
         finally:
+            self.comfy_utils.ProgressBar.update_absolute = original
             self.comfy_utils.set_progress_bar_global_hook(self._progress_hook)
             self.nodes.interrupt_processing(False)
         messages = list(self.executor.status_messages)
         return {"valid": True, "success": any(ev == "execution_success" for ev, _ in messages),
                 "outputs": self.executor.history_result["outputs"], "messages": messages,
-                "events": list(self.fake_server.messages), "progress": list(self.progress),
+                "events": list(self.fake_server.messages), "progress": list(self.progress), "updates": list(self.updates),
                 "node_errors": node_errors, "error": None, "prompt_id": prompt_id}
 
     # --- helpers ----------------------------------------------------------------------------------------------

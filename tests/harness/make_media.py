@@ -168,3 +168,11 @@ def write_animated_webp(path, n_frames=5, fps=10, width=64, height=48):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(index_frame(i, width, height), format="rgb24")))
         container.mux(stream.encode(None))
     return path
+
+
+def frame_number(rgb):
+    """The index (mod 256) that index_frame drew into a decoded frame: its 8 stripes read at their centres."""
+    height, width = rgb.shape[:2]
+    stripe = width // 8
+    bits = [rgb[height // 4, s * stripe + stripe // 2].mean() > 127 for s in range(8)]
+    return int("".join("1" if b else "0" for b in bits), 2)

@@ -160,7 +160,7 @@ def _types_match(a, b):
 
 def _check_supported(workflow, nodes, object_info):
     subgraphs = {s.get("id") for s in (workflow.get("definitions") or {}).get("subgraphs") or []}
-    group_nodes = set(((workflow.get("extra") or {}).get("groupNodes") or {}))
+    group_nodes = set((workflow.get("extra") or {}).get("groupNodes") or {})
     unknown = set()
     for node in nodes.values():
         kind = node.get("type")

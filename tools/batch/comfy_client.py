@@ -4,16 +4,49 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 
+# what a server may send: a JSON answer (the /object_info of a ComfyUI with many node packs and model files is
+# tens of MB; the other answers are small) and a downloaded file (a long video with its audio)
+MAX_JSON_BYTES = 64 << 20
+MAX_OBJECT_INFO_BYTES = 256 << 20
+MAX_FILE_BYTES = 8 << 30
+
 
 class ComfyError(RuntimeError):
     pass
+
+
+class TooLarge(ComfyError):
+    """A server's answer over the limit set for it: not read further."""
+
+
+def _size_text(n):
+    return f"{n / (1 << 30):g} GiB" if n >= 1 << 30 else f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n} bytes"
+
+
+def _check_length(response, url, limit, what="the answer", hint=""):
+    """Refuse an answer whose announced length is over `limit` before reading any of it."""
+    length = response.headers.get("Content-Length")
+    if length and length.strip().isdigit() and int(length) > limit:
+        raise TooLarge(f"{url}: {what} is {_size_text(int(length))}, more than the {_size_text(limit)} this client "
+                       f"reads{hint}")
+
+
+def _read_limited(response, url, limit):
+    """The body of `response`, at most `limit` bytes: a longer one (whatever its Content-Length says) raises."""
+    _check_length(response, url, limit)
+    chunks, total = [], 0
+    while chunk := response.read(min(1 << 20, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise TooLarge(f"{url}: the answer is larger than the {_size_text(limit)} this client reads")
+    return b"".join(chunks)
 
 
 class ServerUnreachable(ComfyError):
@@ -125,10 +158,10 @@ class ComfyClient:
             reason = getattr(e, "reason", e)
             raise ServerUnreachable(f"ComfyUI at {self.url} does not answer ({reason})") from e
 
-    def get_json(self, path, timeout=None):
+    def get_json(self, path, timeout=None, max_bytes=MAX_JSON_BYTES):
         try:
             with self._open(path, timeout=timeout) as r:
-                return json.loads(r.read())
+                return json.loads(_read_limited(r, self.url + path, max_bytes))
         except urllib.error.HTTPError as e:
             raise ComfyError(f"GET {self.url}{path}: HTTP {e.code} {e.reason}") from e
 
@@ -137,10 +170,10 @@ class ComfyClient:
         body = json.dumps(payload).encode()
         try:
             with self._open(path, body, {"Content-Type": "application/json"}, "POST", timeout) as r:
-                raw = r.read()
+                raw = _read_limited(r, self.url + path, MAX_JSON_BYTES)
                 status = r.status
         except urllib.error.HTTPError as e:
-            raw, status = e.read(), e.code
+            raw, status = _read_limited(e, self.url + path, MAX_JSON_BYTES), e.code
         try:
             return status, json.loads(raw) if raw else {}
         except ValueError:
@@ -149,7 +182,7 @@ class ComfyClient:
     # --- API ----------------------------------------------------------------------------------------------------
 
     def object_info(self):
-        return self.get_json("/object_info", timeout=max(self.timeout, 120))
+        return self.get_json("/object_info", timeout=max(self.timeout, 120), max_bytes=MAX_OBJECT_INFO_BYTES)
 
     def upload(self, path, subfolder="foley_batch"):
         """Put a local file into the server's input folder -> the name to give LoadVideo / LoadImage / LoadAudio.
@@ -172,7 +205,7 @@ class ComfyClient:
         headers = {"Content-Type": f"multipart/form-data; boundary={body.boundary}", "Content-Length": str(body.length)}
         try:
             with self._open("/upload/image", body, headers, "POST", timeout=max(self.timeout, 600)) as r:
-                answer = json.loads(r.read())
+                answer = json.loads(_read_limited(r, self.url + "/upload/image", MAX_JSON_BYTES))
         except urllib.error.HTTPError as e:
             if e.code == 413:
                 raise ComfyError(f"{self.url} refused the upload of {path} ({stat.st_size / 1e6:.0f} MB): larger than "
@@ -225,14 +258,25 @@ class ComfyClient:
         except ComfyError:
             pass
 
-    def download(self, item, dest):
-        """Save a file of a node's ui output ({filename, subfolder, type}) from /view to `dest`."""
+    def download(self, item, dest, max_bytes=None):
+        """Save a file of a node's ui output ({filename, subfolder, type}) from /view to `dest`, at most
+        `max_bytes` (default MAX_FILE_BYTES): a larger file raises TooLarge and nothing is left at `dest`."""
+        limit = max_bytes or MAX_FILE_BYTES
         query = urllib.parse.urlencode({"filename": item["filename"], "subfolder": item.get("subfolder", ""),
                                         "type": item.get("type", "output")})
+        url = f"{self.url}/view?{query}"
         tmp = f"{dest}.part"
         try:
-            with self._open(f"/view?{query}", timeout=max(self.timeout, 600)) as r, open(tmp, "wb") as f:
-                shutil.copyfileobj(r, f, 1 << 20)
+            with self._open(f"/view?{query}", timeout=max(self.timeout, 600)) as r:
+                _check_length(r, url, limit, "the file", " (--max-file-mb)")
+                with open(tmp, "wb") as f:
+                    total = 0
+                    while chunk := r.read(min(1 << 20, limit + 1 - total)):
+                        total += len(chunk)
+                        if total > limit:
+                            raise TooLarge(f"{url}: the file is larger than the {_size_text(limit)} this client "
+                                           "reads (--max-file-mb)")
+                        f.write(chunk)
             os.replace(tmp, dest)
         except urllib.error.HTTPError as e:
             raise ComfyError(f"GET /view {item['filename']} from {self.url}: HTTP {e.code}") from e
