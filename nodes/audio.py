@@ -12,9 +12,8 @@ from comfy_api.latest import InputImpl, io
 from ..foley_models import media, muxing
 from ..foley_models.dsp import require_finite_audio
 from .comfy_model import loaded
-from .encode import START_TIME, with_start_time
-from .loaders import CATEGORY, FoleyVAE
 from .video_input import file_window
+from .vocabulary import CATEGORY, START_TIME, FoleyVAE, with_start_time
 
 
 class FoleyVAEDecode(io.ComfyNode):

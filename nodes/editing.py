@@ -4,8 +4,7 @@ from comfy_api.latest import io
 
 from ..foley_models import editing
 from .comfy_model import loaded
-from .encode import LATENT_LENGTH
-from .loaders import CATEGORY, FoleyVAE
+from .vocabulary import CATEGORY, LATENT_LENGTH, FoleyVAE
 
 
 class FoleyConditioningTimeRange(io.ComfyNode):

@@ -12,24 +12,10 @@ from ..foley_models.clap import DEFAULT_NEGATIVE_PROMPT
 from ..foley_models.siglip2 import resize_frame
 from ..foley_models.synchformer import resize_crop_frame
 from .comfy_model import FoleyLatentFormat, loaded
-from .loaders import CATEGORY, FoleyCLAP, FoleySigLIP2, FoleySynchformer
+from .vocabulary import (CATEGORY, LATENT_LENGTH, START_TIME, FoleyCLAP, FoleySigLIP2, FoleySync, FoleySynchformer,
+                         FoleyText, FoleyVisual)
 from .video_input import file_window
 
-FoleyText = io.Custom("FOLEY_TEXT")
-FoleyVisual = io.Custom("FOLEY_VISUAL")
-FoleySync = io.Custom("FOLEY_SYNC")
-# Seconds into the video where the window a feature, latent or audio was made for starts: set by the
-# encoders, carried by FoleyConditioning into the LATENT (the samplers copy that dict), passed on by decode
-# and encode, read by FoleyMuxVideo: the sound of a window plays at the window's time without typing it twice.
-START_TIME = "start_time"
-# latent frames of the clip a conditioning was made for: FoleyConditioningTimeRange builds its masks from it
-LATENT_LENGTH = "latent_length"
-
-
-def with_start_time(output, source):
-    if START_TIME in source:
-        output[START_TIME] = source[START_TIME]
-    return output
 
 MAX_SECONDS = 100000.0  # any length: the model runs on windows (FoleyWindowing)
 

@@ -9,15 +9,11 @@ from ..foley_models.loading import check_checkpoint_kind, load_dac_vae, load_syn
 from ..foley_models.siglip2 import SIGLIP2_HUB_ID, load_siglip2
 from . import model_files as files
 from .comfy_model import WEIGHT_DTYPES, encoder_patcher, load_foley_model
-
-CATEGORY = "audio/foley"
-FoleyVAE = io.Custom("FOLEY_VAE")
-FoleyCLAP = io.Custom("FOLEY_CLAP")
-FoleySigLIP2 = io.Custom("FOLEY_SIGLIP2")
-FoleySynchformer = io.Custom("FOLEY_SYNCHFORMER")
+from .vocabulary import CATEGORY, FoleyCLAP, FoleySigLIP2, FoleySynchformer, FoleyVAE
 
 
-def _file_problem(name, sources, kind, also=()):
+
+def file_problem(name, sources, kind, also=()):
     """validate_inputs: a missing or wrong file fails when the prompt is queued, before any node runs."""
     try:
         check_checkpoint_kind(files.resolve_file(name, sources, also), kind)
@@ -60,7 +56,7 @@ class FoleyModelLoader(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, file):
-        return _file_problem(file, files.MMDIT_FILES, "mmdit", also=("diffusion_models",))
+        return file_problem(file, files.MMDIT_FILES, "mmdit", also=("diffusion_models",))
 
     @classmethod
     def execute(cls, file, weight_dtype):
@@ -83,7 +79,7 @@ class FoleyVAELoader(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, file):
-        return _file_problem(file, files.VAE_FILES, "dac_vae")
+        return file_problem(file, files.VAE_FILES, "dac_vae")
 
     @classmethod
     def execute(cls, file):
@@ -105,7 +101,7 @@ class FoleySynchformerLoader(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, file):
-        return _file_problem(file, files.SYNCHFORMER_FILES, "synchformer")
+        return file_problem(file, files.SYNCHFORMER_FILES, "synchformer")
 
     @classmethod
     def execute(cls, file):

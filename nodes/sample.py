@@ -4,7 +4,7 @@ from comfy_api.latest import io
 
 import nodes as comfy_nodes  # ComfyUI's top-level nodes.py (this package is imported under another name)
 
-from .loaders import CATEGORY
+from .vocabulary import CATEGORY
 
 
 class FoleySampler(io.ComfyNode):

@@ -14,12 +14,11 @@ from ..foley_models.clap import CLAP_HUB_ID
 from ..foley_models.synchformer import resize_crop_frame
 from . import model_files as files
 from .comfy_model import encoder_patcher, loaded
-from .encode import START_TIME, encode_clip, with_start_time
-from .loaders import CATEGORY, _file_problem, folder_problem
+from .encode import encode_clip
+from .loaders import file_problem, folder_problem
 from .video_input import file_window
+from .vocabulary import CATEGORY, START_TIME, FoleyScorer, FoleyScores, with_start_time
 
-FoleyScorer = io.Custom("FOLEY_SCORER")
-FoleyScores = io.Custom("FOLEY_SCORES")
 MIN_SCORE_SECONDS = 4.8  # DeSync compares the first and the last 14 Synchformer segments (spec §8)
 
 
@@ -47,7 +46,7 @@ class FoleyLoadSyncScorer(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, synchformer, clap):
-        problem = _file_problem(synchformer, files.SYNCHFORMER_FILES, "synchformer")
+        problem = file_problem(synchformer, files.SYNCHFORMER_FILES, "synchformer")
         return problem if problem is not True else folder_problem(clap, files.CLAP_FOLDERS, "CLAP", CLAP_HUB_ID, clap_scoring=True)
 
     @classmethod

@@ -4,7 +4,7 @@ from comfy_api.latest import io
 from ..foley_models import windows
 from ..foley_models.media import LATENT_RATE
 from .comfy_model import MAX_WINDOW, WINDOW_OPTION
-from .loaders import CATEGORY
+from .vocabulary import CATEGORY
 
 
 class FoleyWindowing(io.ComfyNode):

@@ -1,4 +1,5 @@
-"""Session fixtures running a real ComfyUI 0.3.75 (see ci/setup_env.sh) with this checkout as a custom node.
+"""Session fixtures running a real ComfyUI (0.3.75 by default, or the one at $COMFYUI_ROOT; see .ci/setup_env.sh)
+with this checkout as a custom node.
 
 comfy_inproc  -> harness.comfy_inproc.InProcessComfy   (ComfyUI inside the pytest process; one per session)
 comfy_server  -> harness.comfy_server.ComfyServer      (main.py subprocess on 127.0.0.1:<free port>)
@@ -25,25 +26,21 @@ DEFAULT_COMFYUI = ROOT / ".cache" / "comfyui-0.3.75"
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\):\n(?:[ \t].*\n)*.*")
 
 
-def _pack_installable():
-    return (ROOT / "__init__.py").is_file()
-
-
-def _pack_has_nodes():
-    return any(p.name != "__init__.py" for p in (ROOT / "nodes").glob("*.py"))
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name.startswith("test_ui"):
+            item.add_marker(pytest.mark.browser)
 
 
 def _check_pack(log_text, pack_dir, loaded_ok, node_ids, harness):
-    """Fail the fixture if the pack did not import cleanly or (once it has nodes) registered no Foley* node."""
-    if not _pack_installable():
-        return
+    """Fail the fixture if the pack did not import cleanly or registered no Foley* node."""
     problems = []
     if loaded_ok is False:
         problems.append("ComfyUI reports the pack as IMPORT FAILED")
     markers = (str(pack_dir), f"custom_nodes/{PACK_NAME}", str(ROOT))
     problems += [f"traceback through the pack:\n{tb}" for tb in _TRACEBACK.findall(log_text)
                  if any(m in tb for m in markers)]
-    if (node_ids or _pack_has_nodes()) and not any(n.startswith(PACK_NODE_PREFIX) for n in node_ids):
+    if not any(n.startswith(PACK_NODE_PREFIX) for n in node_ids):
         problems.append(f"no node id starting with {PACK_NODE_PREFIX!r} registered by the pack (pack ids: {node_ids})")
     if problems:
         pytest.fail(f"[{harness}] {PACK_NAME} did not load:\n" + "\n".join(problems) + f"\n--- ComfyUI log ---\n{log_text}",
@@ -55,8 +52,8 @@ def comfy_root():
     root = Path(os.environ.get("COMFYUI_ROOT") or DEFAULT_COMFYUI).resolve()
     if not (root / "main.py").is_file() or not (root / "nodes.py").is_file():
         pytest.fail(f"ComfyUI not found at {root}. From the repo root run:\n"
-                    "    bash ci/setup_env.sh .venv .cache/comfyui-0.3.75\n"
-                    "(or point COMFYUI_ROOT at a ComfyUI 0.3.75 checkout)", pytrace=False)
+                    "    bash .ci/setup_env.sh .venv .cache/comfyui-0.3.75\n"
+                    "(or build another from its source with .ci/setup_env.sh and point COMFYUI_ROOT at it)", pytrace=False)
     return root
 
 
@@ -85,8 +82,7 @@ def extra_model_paths_yaml(foley_models_dir, tmp_path_factory):
 def _make_base(tmp_path_factory, name):
     base = tmp_path_factory.mktemp(name)
     (base / "custom_nodes").mkdir()
-    if _pack_installable():
-        os.symlink(ROOT, base / "custom_nodes" / PACK_NAME, target_is_directory=True)  # the checkout IS the node
+    os.symlink(ROOT, base / "custom_nodes" / PACK_NAME, target_is_directory=True)  # the checkout IS the node
     (base / "user" / "default").mkdir(parents=True)  # skips the web UI's first-run template browser
     (base / "user" / "default" / "comfy.settings.json").write_text(
         '{"Comfy.TutorialCompleted": true, "LiteGraph.Canvas.MinFontSizeForLOD": 0}')
@@ -111,7 +107,10 @@ def comfy_server(comfy_root, tmp_path_factory, extra_model_paths_yaml, comfy_inp
     from comfy_server import ComfyServer
 
     base = _make_base(tmp_path_factory, "comfy_server")
-    s = ComfyServer(comfy_root, base, extra_model_paths=[extra_model_paths_yaml], input_dir=comfy_input_dir)
+    # COMFYUI_FRONT_END_ROOT: a front end other than the one the ComfyUI under test pins (.ci/fetch_frontend.py)
+    front_end = os.environ.get("COMFYUI_FRONT_END_ROOT")
+    s = ComfyServer(comfy_root, base, extra_model_paths=[extra_model_paths_yaml], input_dir=comfy_input_dir,
+                    extra_args=["--front-end-root", str(Path(front_end).resolve())] if front_end else [])
     try:
         log = s.log()
         pack_dir = base / "custom_nodes" / PACK_NAME

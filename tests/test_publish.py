@@ -1,5 +1,5 @@
 """What the ComfyUI registry gets: the archive `comfy node pack` builds (git-tracked files minus .comfyignore) and
-what `comfy node validate` says about the pack (comfy-cli from ci/requirements-test.txt).
+what `comfy node validate` says about the pack (comfy-cli from .ci/requirements-test.txt).
 
 The checkout's files as they would be committed (tracked and untracked, minus .gitignore) are copied into a fresh
 git repository, where the real comfy-cli packs and validates them, offline and without telemetry.
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMFY = Path(sys.executable).with_name("comfy")  # comfy-cli's command in the test venv
 FLAGGED_MODULES = {"subprocess", "socket", "urllib", "requests", "http.client"}
 FLAGGED_CALLS = {"eval", "exec"}
-DEVELOPMENT = ("tests/", "ci/", ".ci/", "benchmarks/", "tools/")
+DEVELOPMENT = ("tests/", ".ci/", "benchmarks/", "tools/")
 # what runs inside ComfyUI, and what a user of the registry archive needs besides
 REQUIRED = ("__init__.py", "install.py", "download_models.py", "nodes/__init__.py", "nodes/example_clips.py",
             "foley_models/__init__.py", "foley_models/model_catalog.py", "js/foley_candidates.js",
@@ -44,7 +44,7 @@ def _comfy(args, cwd, home):
 def committed_copy(tmp_path_factory):
     """The files a commit of the checkout would hold, in a fresh git repository (git add, no commit needed:
     comfy-cli lists the index)."""
-    assert COMFY.is_file(), f"comfy-cli is not installed in {sys.prefix}: pip install -r ci/requirements-test.txt"
+    assert COMFY.is_file(), f"comfy-cli is not installed in {sys.prefix}: pip install -r .ci/requirements-test.txt"
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
                             capture_output=True, check=True).stdout.decode().split("\0")
     copy = tmp_path_factory.mktemp("publish") / "repo"

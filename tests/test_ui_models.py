@@ -5,7 +5,7 @@ tests/ui/models_suite.js reports what the front end shows. Front ends 1.49 and l
 not among the options as missing and offer the download of the node's `models` entry (huggingface.co, .pth
 allowed); 1.32.9 lists the `models` entries whose file the server does not have, with no download for .pth.
 The CLAP and SigLIP2 folders are never listed (a folder name is not a model file name to the front end).
-Run with another front end: COMFYUI_FRONT_END_ROOT=<unpacked front end> (ci/fetch_frontend.py).
+Run with another front end: COMFYUI_FRONT_END_ROOT=<unpacked front end> (.ci/fetch_frontend.py).
 """
 import json
 import os

@@ -39,7 +39,7 @@ def main(names):
         (base / "user" / "default" / "comfy.settings.json").write_text(json.dumps(SETTINGS))
         inputs = Path(tmp) / "input"
         inputs.mkdir()
-        for clip in ("foley_example.mp4", "foley_example_6s.mp4"):
+        for clip in ("foley_example.mp4", "foley_example_6s.mp4", "foley_example_start.jpg"):
             shutil.copy(ROOT / "example_media" / clip, inputs / clip)
         server = ComfyServer(comfy_root, base, input_dir=inputs)
         try:

@@ -5,7 +5,7 @@
 // Create the nodes, set widgets by input name, connect by input/output name. -> { ids: {recipeId: nodeId} }
 function createGraph(recipe) {
   const { app, LiteGraph: LG } = window;
-  const FILE_WIDGETS = ['file', 'folder', 'unet_name', 'clip_name1', 'clip_name2', 'vae_name'];
+  const FILE_WIDGETS = ['file', 'folder', 'unet_name', 'clip_name', 'clip_name1', 'clip_name2', 'vae_name', 'image'];
   app.graph.clear();
   // a plain view: DOM widgets (the video preview) only size their node while drawn at a readable zoom
   app.canvas.ds.scale = 1;
@@ -77,7 +77,10 @@ function layoutGraph({ recipe, ids }) {
       node(s.id).setSize([w, node(s.id).size[1]]);
     }
   }
-  const left = NOTE_W + GAP_X + 20;
+  // the note at the left, or (recipe.noteBelow) under the graph: a narrower graph is drawn larger when the front
+  // end fits it to the window, and below about 57 % zoom it draws nodes without their text
+  const noteBelow = !!recipe.noteBelow;
+  const left = noteBelow ? 0 : NOTE_W + GAP_X + 20;
   const colX = {};
   let x = left;
   for (const c of cols) { colX[c] = x; x += Math.ceil(colWidth(c) / 10) * 10 + GAP_X; }
@@ -102,10 +105,12 @@ function layoutGraph({ recipe, ids }) {
   }
   const note = app.graph.getNodeById(ids.__note);
   if (note) {
-    note.pos = [0, TITLE + 50];
-    // a markdown widget does not grow with its text: estimate the height (about 72 characters a line)
-    const lines = recipe.note.split('\n').reduce((k, l) => k + Math.max(1, Math.ceil(l.length / 72)), 0);
-    note.setSize([NOTE_W, Math.max(300, 60 + 17 * lines)]);
+    const width = noteBelow ? Math.max(NOTE_W, x - GAP_X) : NOTE_W;
+    note.pos = noteBelow ? [0, top + TITLE] : [0, TITLE + 50];
+    // a markdown widget does not grow with its text: estimate the height (about 72 characters in 470 px)
+    const perLine = Math.floor(72 * width / NOTE_W);
+    const lines = recipe.note.split('\n').reduce((k, l) => k + Math.max(1, Math.ceil(l.length / perLine)), 0);
+    note.setSize([width, Math.max(noteBelow ? 120 : 300, 60 + 17 * lines)]);
   }
   const palette = LG.LGraphCanvas.node_colors;
   for (const g of recipe.groups || []) {

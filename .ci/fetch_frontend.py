@@ -1,6 +1,6 @@
 """Unpack a ComfyUI front end from the registry's `comfyui-frontend-package` wheel, for `main.py --front-end-root`.
 
-usage: python ci/fetch_frontend.py VERSION DEST     (DEST gets the wheel's static/ folder: index.html and its assets)
+usage: python .ci/fetch_frontend.py VERSION DEST     (DEST gets the wheel's static/ folder: index.html and its assets)
 Idempotent: does nothing when DEST already holds that version. Lets the browser tests run a front end other than the one
 the ComfyUI under test pins (set COMFYUI_FRONT_END_ROOT=DEST for pytest).
 """
