@@ -253,7 +253,7 @@ def test_workflow_opens_from_the_template_browser(ui, name):
 
 # laid out so that the front end draws them with their text at the zoom it opens a template with (it fits all nodes
 # into 75 % of the window; below about 57 % zoom it draws nodes without text at its default settings)
-LEGIBLE = ["text_to_audio"]
+LEGIBLE = ["video_to_foley", "text_to_audio"]
 
 
 def test_workflows_opened_with_default_settings_are_screenshot_and_measured(ui):

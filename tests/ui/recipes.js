@@ -83,12 +83,12 @@ const textEncode = (col, prompt) => ({
   id: 'text', type: 'FoleyTextEncode', col, widgets: { prompt, negative_prompt: 'noisy, harsh' }, in: { clap: 'clap' },
 });
 
-const decodeMuxSave = (col, video, prefix) => [
+const decodeMuxSave = (col, video, prefix, saveCol = col + 1) => [
   { id: 'decode', type: 'FoleyVAEDecode', col, in: { vae: 'vae', latent: 'sampler' } },
   { id: 'preview', type: 'PreviewAudio', col, in: { audio: 'decode' } },
   { id: 'mux', type: 'FoleyMuxVideo', col, widgets: { batch_index: 0, audio_codec: 'aac', video_range: 'whole video' },
     in: { video, audio: 'decode' } },
-  { id: 'save', type: 'SaveVideo', col: col + 1, widgets: { filename_prefix: prefix, format: 'auto', codec: 'auto' },
+  { id: 'save', type: 'SaveVideo', col: saveCol, widgets: { filename_prefix: prefix, format: 'auto', codec: 'auto' },
     in: { video: 'mux' } },
 ];
 
@@ -98,6 +98,7 @@ const GROUP = { models: 'blue', input: 'green', features: 'cyan', sample: 'purpl
 
 const videoToFoley = {
   name: 'video_to_foley',
+  noteBelow: true,
   thumbnail: ['video', 'visual', 'sync', 'text', 'cond', 'sampler'],
   title: 'Video to Foley',
   note: [
@@ -120,9 +121,10 @@ const videoToFoley = {
     { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
     { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
     textEncode(2, BALL_PROMPT),
+    // five columns and the note below: the front end opens it at a zoom where the text is drawn
     { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
-    sampler(4),
-    ...decodeMuxSave(5, 'video', 'foley/video_to_foley'),
+    sampler(3),
+    ...decodeMuxSave(4, 'video', 'foley/video_to_foley', 4),
   ],
   groups: [
     { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
