@@ -5,6 +5,7 @@ import os
 
 import torch
 
+from .dsp import mono_mix
 from .hf_folder import quiet_transformers, require_folder
 
 CLAP_HUB_ID = "laion/larger_clap_general"
@@ -94,17 +95,7 @@ def load_clap(folder, device="cpu", dtype=torch.float32):
 
 
 def _mono_clip(waveform):
-    """[N], [channels, N] or [1, channels, N] float -> float32 [N] on the CPU (channel mean)."""
-    wave = torch.as_tensor(waveform)
-    if not wave.is_floating_point():
-        raise ValueError(f"expected a float waveform in [-1, 1], got {wave.dtype}")
-    wave = wave.detach().to("cpu", torch.float32)
-    if wave.ndim == 3 and wave.shape[0] == 1:
-        wave = wave[0]
-    if wave.ndim == 2:
-        wave = wave.mean(0)
-    if wave.ndim != 1:
-        raise ValueError(f"expected a waveform [samples] or [channels, samples], got shape {list(wave.shape)}")
+    wave = mono_mix(waveform)
     if wave.shape[0] == 0:
         raise ValueError("the audio has 0 samples")
     return wave

@@ -91,6 +91,22 @@ def mel_power_spectrogram(segments, sample_rate=16000, n_fft=1024, win_length=40
     return mel.reshape(*shape, n_mels, mel.shape[-1])
 
 
+def mono_mix(waveform):
+    """float32 [N] on the CPU: the channel mean (in float32, as after torchaudio.load) of a float waveform [N],
+    [C, N] or ComfyUI's [1, C, N]; the one mono mix of the scores."""
+    wave = torch.as_tensor(waveform)
+    if not wave.is_floating_point():
+        raise ValueError(f"expected a float waveform in [-1, 1], got {wave.dtype}")
+    wave = wave.detach().to(device="cpu", dtype=torch.float32)
+    if wave.ndim == 3 and wave.shape[0] == 1:
+        wave = wave[0]
+    if wave.ndim == 2:
+        wave = wave.mean(0)
+    if wave.ndim != 1:
+        raise ValueError(f"expected a waveform [samples] or [channels, samples], got shape {list(wave.shape)}")
+    return wave
+
+
 def require_finite_audio(waveform, what):
     """Refuse audio with NaN or infinite samples, naming how many and where it was given: one NaN spreads through
     every convolution of the VAE and the scores' spectrograms, and encoders write it as garbage or fail."""

@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import sdpa
+from .synchformer import TEMPORAL_TOKENS
 from .mmdit_layers import (
     MLP,
     ConvMLP,
@@ -36,7 +37,7 @@ MMDIT_CONFIGS = {
                latent_channels=128, text_dim=768, clip_dim=768, sync_dim=768),
 }
 
-SYNC_SEGMENT = 8  # Synchformer tokens per 16-frame segment; sync_pos_emb is indexed by position inside one
+SYNC_SEGMENT = TEMPORAL_TOKENS  # Synchformer tokens per segment; sync_pos_emb is indexed by position inside one
 
 
 def _rope_tables(audio_len, visual_len, text_len, head_dim, device):

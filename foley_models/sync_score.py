@@ -12,10 +12,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import attention
-from .dsp import mel_power_spectrogram, require_finite_audio, resample_prefix
-from .synchformer import SEGMENT_FRAMES, SEGMENT_STEP, TEMPORAL_TOKENS, SpatialAggregation, Synchformer
+from .dsp import mel_power_spectrogram, mono_mix, require_finite_audio, resample_prefix
+from .media import SYNCHFORMER_FPS
+from .synchformer import (SEGMENT_FRAMES, SEGMENT_STEP, TEMPORAL_TOKENS, SpatialAggregation, Synchformer,
+                          segment_count)
 
-FPS = 25
+FPS = SYNCHFORMER_FPS
 AUDIO_RATE = 16000
 SAMPLES_PER_FRAME = AUDIO_RATE // FPS  # 640
 SEGMENT_SAMPLES = SEGMENT_FRAMES * SAMPLES_PER_FRAME  # 10240 = 0.64 s
@@ -49,18 +51,7 @@ def offset_grid(num_classes=21):
 
 
 def _mono(waveform):
-    """float32 [N] on the CPU: the channel mean (in float32, as after torchaudio.load) of [N], [C, N] or [1, C, N]."""
-    waveform = torch.as_tensor(waveform)
-    if not waveform.is_floating_point():
-        raise ValueError(f"expected a float waveform in [-1, 1], got {waveform.dtype}")
-    waveform = waveform.detach().to(device="cpu", dtype=torch.float32)
-    if waveform.ndim == 3 and waveform.shape[0] == 1:  # ComfyUI's [1, channels, samples]
-        waveform = waveform[0]
-    if waveform.ndim == 2:  # [channels, samples]
-        waveform = waveform.mean(0)
-    if waveform.ndim != 1:
-        raise ValueError(f"expected a waveform [samples] or [channels, samples], got shape {list(waveform.shape)}")
-    return require_finite_audio(waveform, "DeSync score")
+    return require_finite_audio(mono_mix(waveform), "DeSync score")
 
 
 def spectrogram_segments(wave16k, segments=None):
@@ -356,7 +347,7 @@ class SyncScorer(Synchformer):
                 f"fps, one {WINDOW_SEGMENTS}-segment window), but the clip is {frames / FPS:.2f} s "
                 f"({frames_u8.shape[0]} frames = {frames_u8.shape[0] / FPS:.2f} s of video, "
                 f"{wave.shape[0] / sample_rate:.2f} s of audio; the {shorter} is the limit)")
-        segments = (frames - SEGMENT_FRAMES) // SEGMENT_STEP + 1
+        segments = segment_count(frames)
         starts = [0, segments - WINDOW_SEGMENTS]  # first and last window (the same one when S == 14)
         wave16k = resample_prefix(wave, sample_rate, AUDIO_RATE, frames * SAMPLES_PER_FRAME)
         vis, aud = {}, {}

@@ -17,8 +17,13 @@ PATCH_SIZE = 16
 TUBELET_FRAMES = 2
 SEGMENT_FRAMES = 16
 SEGMENT_STEP = 8
-TEMPORAL_TOKENS = SEGMENT_FRAMES // TUBELET_FRAMES
+TEMPORAL_TOKENS = SEGMENT_FRAMES // TUBELET_FRAMES  # tokens per segment: 8
 GRID = IMG_SIZE // PATCH_SIZE
+
+
+def segment_count(frames):
+    """Segments of 16 frames every 8 that the Synchformer encodes from `frames` frames at 25 fps (at least one)."""
+    return max(1, (frames - SEGMENT_FRAMES) // SEGMENT_STEP + 1)
 
 SYNCHFORMER_CONFIG = {"embed_dim": 768, "depth": 12, "num_heads": 12, "mlp_ratio": 4.0}
 
@@ -246,7 +251,7 @@ class Synchformer(nn.Module):
                 seen += chunk.shape[0]
                 pending = chunk if pending is None else torch.cat([pending, chunk])
                 while pending.shape[0] >= SEGMENT_FRAMES:
-                    count = min(segment_batch, (pending.shape[0] - SEGMENT_FRAMES) // SEGMENT_STEP + 1)
+                    count = min(segment_batch, segment_count(pending.shape[0]))
                     used = (count - 1) * SEGMENT_STEP + SEGMENT_FRAMES
                     frames = preprocess_frames(pending[:used], device=device)
                     segments = frames.unfold(0, SEGMENT_FRAMES, SEGMENT_STEP).permute(0, 4, 1, 2, 3)  # [count, 16, 3, H, W]

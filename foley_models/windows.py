@@ -12,9 +12,9 @@ import math
 import torch
 
 from .media import LATENT_RATE, SIGLIP2_FPS, SYNCHFORMER_FPS
+from .synchformer import SEGMENT_STEP, TEMPORAL_TOKENS, segment_count
 
-SEGMENT_TOKENS = 8  # Synchformer tokens per 16-frame segment
-SEGMENT_STEP_LATENT = 8 * LATENT_RATE // SYNCHFORMER_FPS  # 16: latent frames between segment starts
+SEGMENT_STEP_LATENT = SEGMENT_STEP * LATENT_RATE // SYNCHFORMER_FPS  # 16: latent frames between segment starts
 DEFAULT_WINDOW_SECONDS = 10.0
 DEFAULT_OVERLAP_SECONDS = 2.0
 
@@ -67,9 +67,8 @@ def sync_slice(span, sync_len):
     would encode (start is expected on the segment step, which window_spans and time ranges keep)."""
     start, end = span
     frames_25 = (end - start) * SYNCHFORMER_FPS // LATENT_RATE
-    segments = max(1, (frames_25 - 16) // 8 + 1)
-    first = max(0, min(start // SEGMENT_STEP_LATENT * SEGMENT_TOKENS, sync_len - SEGMENT_TOKENS))
-    return slice(first, min(sync_len, first + segments * SEGMENT_TOKENS))
+    first = max(0, min(start // SEGMENT_STEP_LATENT * TEMPORAL_TOKENS, sync_len - TEMPORAL_TOKENS))
+    return slice(first, min(sync_len, first + segment_count(frames_25) * TEMPORAL_TOKENS))
 
 
 def clip_slice(span, clip_len):

@@ -10,7 +10,7 @@ from comfy_api.latest import io
 from ..foley_models import media
 from ..foley_models.clap import DEFAULT_NEGATIVE_PROMPT
 from ..foley_models.siglip2 import resize_frame
-from ..foley_models.synchformer import resize_crop_frame
+from ..foley_models.synchformer import TEMPORAL_TOKENS, resize_crop_frame, segment_count
 from .comfy_model import FoleyLatentFormat, loaded
 from .vocabulary import (CATEGORY, LATENT_LENGTH, START_TIME, FoleyCLAP, FoleySigLIP2, FoleySync, FoleySynchformer,
                          FoleyText, FoleyVisual)
@@ -178,7 +178,7 @@ class FoleyConditioning(io.ComfyNode):
         # an absent feature is a placeholder of its length and width 1: the model puts its learned "no video"
         # features there (the *_empty flags), whatever their width
         clip = visual["features"] if visual is not None else torch.zeros(1, math.ceil(seconds * media.SIGLIP2_FPS), 1)
-        sync_feat = sync["features"] if sync is not None else torch.zeros(1, 8 * ((max(n25, 16) - 16) // 8 + 1), 1)
+        sync_feat = sync["features"] if sync is not None else torch.zeros(1, TEMPORAL_TOKENS * segment_count(n25), 1)
         positive = [[text["cond"], {"clip_feat": clip, "sync_feat": sync_feat,
                                     "clip_empty": _flag(visual is None), "sync_empty": _flag(sync is None)}]]
         negative = [[text["uncond"], {"clip_feat": torch.zeros_like(clip), "sync_feat": torch.zeros_like(sync_feat),
