@@ -14,28 +14,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "harness"))
 import gpu_bench as gb  # noqa: E402
+from uncached import Uncached
 
 from foley_models.mmdit import HunyuanVideoFoley, _rope_tables  # noqa: E402
 from foley_models.sampling import sample_euler_cfg  # noqa: E402
 from foley_models.windows import WindowedMMDiT  # noqa: E402
-
-
-class Uncached(torch.nn.Module):
-    """The model without cached_conditions: every step recomputes everything (the behaviour before)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, *args):
-        return self.model(*args)
-
-    def empty_clip(self, b, n):
-        return self.model.empty_clip(b, n)
-
-    def empty_sync(self, b, n):
-        return self.model.empty_sync(b, n)
 
 
 def main():

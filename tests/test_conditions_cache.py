@@ -3,6 +3,7 @@ window), with the same results bit for bit. (Inside ComfyUI each step gets new c
 nothing is reused there: the skipped work is under 3 % of a step, benchmarks/conditions_cache.py.)"""
 import pytest
 import torch
+from uncached import Uncached
 
 from foley_models.mmdit import HunyuanVideoFoley, _rope_tables
 from foley_models.sampling import sample_euler_cfg
@@ -40,23 +41,6 @@ class Counting:
         return hook
 
 
-class Plain(torch.nn.Module):
-    """The model without cached_conditions: everything is recomputed at every step."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, *args):
-        return self.model(*args)
-
-    def empty_clip(self, *a):
-        return self.model.empty_clip(*a)
-
-    def empty_sync(self, *a):
-        return self.model.empty_sync(*a)
-
-
 @pytest.mark.parametrize("windowed", [False, True])
 def test_sampling_computes_the_conditions_once_per_run(windowed):
     model = _model()
@@ -65,7 +49,7 @@ def test_sampling_computes_the_conditions_once_per_run(windowed):
     wrapped = WindowedMMDiT(model, window=300, overlap=60) if windowed else model
     windows = 3 if windowed else 1
     counter = Counting(model)
-    plain = sample_euler_cfg(Plain(wrapped), noise, text, neg, clip, sync, steps=4)
+    plain = sample_euler_cfg(Uncached(wrapped), noise, text, neg, clip, sync, steps=4)
     assert counter.calls["cond_in"] == 4 * windows and counter.calls["text_kv0"] == 4 * windows
     counter.calls.clear()
     cached = sample_euler_cfg(wrapped, noise, text, neg, clip, sync, steps=4)

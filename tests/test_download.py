@@ -21,22 +21,15 @@ COMMAND = "download_models.py"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 FOLEY, CLAP, SIGLIP2 = "tencent/HunyuanVideo-Foley", "laion/larger_clap_general", "google/siglip2-base-patch16-512"
 
-# (repository, name there) -> where it must land under models/foley: the README's "Model files" table and the files
-# the loaders read (CLAP: weights, config, tokenizer, feature extractor; SigLIP2: weights, config)
+# (repository, name there) -> where it must land under models/foley (under its own name; CLAP's and SigLIP2's files in
+# a folder of their own): the README's "Model files" table and the files the loaders read (CLAP: weights, config,
+# tokenizer, feature extractor; SigLIP2: weights, config)
 REQUIRED = {
-    (FOLEY, "hunyuanvideo_foley.pth"): "hunyuanvideo_foley.pth",
-    (FOLEY, "vae_128d_48k.pth"): "vae_128d_48k.pth",
-    (FOLEY, "synchformer_state_dict.pth"): "synchformer_state_dict.pth",
-    (CLAP, "config.json"): "larger_clap_general/config.json",
-    (CLAP, "model.safetensors"): "larger_clap_general/model.safetensors",
-    (CLAP, "vocab.json"): "larger_clap_general/vocab.json",
-    (CLAP, "merges.txt"): "larger_clap_general/merges.txt",
-    (CLAP, "tokenizer_config.json"): "larger_clap_general/tokenizer_config.json",
-    (CLAP, "special_tokens_map.json"): "larger_clap_general/special_tokens_map.json",
-    (CLAP, "tokenizer.json"): "larger_clap_general/tokenizer.json",
-    (CLAP, "preprocessor_config.json"): "larger_clap_general/preprocessor_config.json",
-    (SIGLIP2, "config.json"): "siglip2-base-patch16-512/config.json",
-    (SIGLIP2, "model.safetensors"): "siglip2-base-patch16-512/model.safetensors",
+    **{(FOLEY, name): name for name in ("hunyuanvideo_foley.pth", "vae_128d_48k.pth", "synchformer_state_dict.pth")},
+    **{(CLAP, name): f"larger_clap_general/{name}" for name in (
+        "config.json", "model.safetensors", "vocab.json", "merges.txt", "tokenizer_config.json",
+        "special_tokens_map.json", "tokenizer.json", "preprocessor_config.json")},
+    **{(SIGLIP2, name): f"siglip2-base-patch16-512/{name}" for name in ("config.json", "model.safetensors")},
 }
 XL = {(FOLEY, "hunyuanvideo_foley_xl.pth"): "hunyuanvideo_foley_xl.pth"}
 # files the real repositories hold that the pack never reads: fetching them would cost gigabytes for nothing

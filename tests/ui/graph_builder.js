@@ -5,7 +5,9 @@
 // Create the nodes, set widgets by input name, connect by input/output name. -> { ids: {recipeId: nodeId} }
 function createGraph(recipe) {
   const { app, LiteGraph: LG } = window;
-  const FILE_WIDGETS = ['file', 'folder', 'unet_name', 'clip_name', 'clip_name1', 'clip_name2', 'vae_name', 'image'];
+  // widgets that name a model file or folder (Load Foley Scorers' `synchformer` and `clap` too)
+  const FILE_WIDGETS = ['file', 'folder', 'synchformer', 'clap', 'unet_name', 'clip_name', 'clip_name1', 'clip_name2',
+    'vae_name', 'image'];
   app.graph.clear();
   // a plain view: DOM widgets (the video preview) only size their node while drawn at a readable zoom
   app.canvas.ds.scale = 1;

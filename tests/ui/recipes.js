@@ -36,6 +36,9 @@ const EXAMPLE_VIDEO = 'foley_example.mp4';
 const EXAMPLE_VIDEO_6S = 'foley_example_6s.mp4';  // the same scene over 6 s: DeSync needs at least 4.8 s
 const BALL_PROMPT = 'a rubber ball bouncing on a wooden floor, a hollow knock at every bounce';
 
+// All the Foley model parts; modelsSection and loaders take any of them, in any order.
+const FOLEY_PARTS = ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae'];
+
 // Markdown lines naming the model files a workflow needs and where they go.
 function modelsSection(parts) {
   const lines = ['### HunyuanVideo-Foley model files', 'Put these into `ComfyUI/models/foley/`:'];
@@ -44,7 +47,7 @@ function modelsSection(parts) {
     vae: '`vae_128d_48k.pth` (the audio VAE)',
     synchformer: '`synchformer_state_dict.pth` (Synchformer)',
   };
-  const hub = parts.filter(p => foley[p]).map(p => foley[p]);
+  const hub = Object.keys(foley).filter(p => parts.includes(p)).map(p => foley[p]);
   if (hub.length) lines.push(`- ${hub.join(', ')} from [tencent/HunyuanVideo-Foley](${FOLEY_HUB})`);
   if (parts.includes('clap')) {
     lines.push('- the folder `larger_clap_general/` with all files of '
@@ -72,6 +75,46 @@ const loaders = (col, parts) => [
     models: [MODELS.vae] },
 ].filter(Boolean);
 
+const loadVideo = (col, file = EXAMPLE_VIDEO) => ({ id: 'video', type: 'LoadVideo', col, widgets: { file } });
+
+// the sound track of `video`: the `audio` output of `components`
+const soundTrack = col => ({ id: 'components', type: 'GetVideoComponents', col, in: { video: 'video' },
+  size: [0, SIZE_0_33.GetVideoComponents] });
+
+// the sound track as a Foley latent (`encode`)
+const soundTrackLatent = col => [
+  soundTrack(col),
+  { id: 'encode', type: 'FoleyVAEEncode', col, in: { vae: 'vae', audio: 'components.audio' } },
+];
+
+// what is on screen (SigLIP2: `visual`) and when things happen (Synchformer: `sync`)
+const syncEncode = col => ({ id: 'sync', type: 'FoleySyncEncode', col,
+  in: { synchformer: 'synchformer', video: 'video' } });
+const videoFeatures = col => [
+  { id: 'visual', type: 'FoleyVisualEncode', col, in: { siglip2: 'siglip2', video: 'video' } },
+  syncEncode(col),
+];
+
+const textEncode = (col, prompt) => ({
+  id: 'text', type: 'FoleyTextEncode', col, widgets: { prompt, negative_prompt: 'noisy, harsh' }, in: { clap: 'clap' },
+});
+
+const conditioning = (col, widgets) => ({
+  id: 'cond', type: 'FoleyConditioning', col, ...(widgets && { widgets }),
+  in: { text: 'text', visual: 'visual', sync: 'sync' },
+});
+
+// The front of most video-to-Foley graphs: the loaders (column 0), Load Video with the `source` nodes under it (1),
+// what, when and the prompt (2), Foley Conditioning (3, with `cond` widgets).
+const videoFoleyFront = ({ prompt = BALL_PROMPT, file = EXAMPLE_VIDEO, source = [], cond } = {}) => [
+  ...loaders(0, FOLEY_PARTS),
+  loadVideo(1, file),
+  ...source,
+  ...videoFeatures(2),
+  textEncode(2, prompt),
+  conditioning(3, cond),
+];
+
 const sampler = (col, extra = {}) => ({
   id: 'sampler', type: 'FoleySampler', col,
   widgets: { seed: 42, control_after_generate: 'randomize', steps: 50, cfg: 4.5, sampler_name: 'euler',
@@ -79,20 +122,68 @@ const sampler = (col, extra = {}) => ({
   in: { model: 'model', positive: 'cond.positive', negative: 'cond.negative', latent: 'cond.latent', ...extra.in },
 });
 
-const textEncode = (col, prompt) => ({
-  id: 'text', type: 'FoleyTextEncode', col, widgets: { prompt, negative_prompt: 'noisy, harsh' }, in: { clap: 'clap' },
-});
+const vaeDecode = col => ({ id: 'decode', type: 'FoleyVAEDecode', col, in: { vae: 'vae', latent: 'sampler' } });
 
-const decodeMuxSave = (col, video, prefix, saveCol = col + 1) => [
-  { id: 'decode', type: 'FoleyVAEDecode', col, in: { vae: 'vae', latent: 'sampler' } },
-  { id: 'preview', type: 'PreviewAudio', col, in: { audio: 'decode' } },
+// `audio` into `video` (Foley Mux Video), saved
+const muxSave = (col, audio, prefix, saveCol = col) => [
   { id: 'mux', type: 'FoleyMuxVideo', col, widgets: { batch_index: 0, audio_codec: 'aac', video_range: 'whole video' },
-    in: { video, audio: 'decode' } },
+    in: { video: 'video', audio } },
   { id: 'save', type: 'SaveVideo', col: saveCol, widgets: { filename_prefix: prefix, format: 'auto', codec: 'auto' },
     in: { video: 'mux' } },
 ];
 
+// the sampled latent decoded, previewed, muxed into `video` and saved
+const decodeMuxSave = (col, prefix, saveCol = col + 1) => [
+  vaeDecode(col),
+  { id: 'preview', type: 'PreviewAudio', col, in: { audio: 'decode' } },
+  ...muxSave(col, 'decode', prefix, saveCol),
+];
+
+// ComfyUI's custom-sampling nodes (shift, sampler, scheduler, noise) for SamplerCustomAdvanced
+const modelShift = (col, shift, model) => ({ id: 'shift', type: 'ModelSamplingSD3', col, widgets: { shift },
+  in: { model } });
+const eulerSelect = col => ({ id: 'ksampler', type: 'KSamplerSelect', col, widgets: { sampler_name: 'euler' } });
+const simpleScheduler = (col, steps, model) => ({ id: 'scheduler', type: 'BasicScheduler', col,
+  widgets: { scheduler: 'simple', steps, denoise: 1.0 }, in: { model } });
+const randomNoise = col => ({ id: 'noise', type: 'RandomNoise', col,
+  widgets: { noise_seed: 42, control_after_generate: 'randomize' } });
+const samplerCustom = (id, col, latent) => ({ id, type: 'SamplerCustomAdvanced', col,
+  in: { noise: 'noise', guider: 'guider', sampler: 'ksampler', sigmas: 'scheduler', latent_image: latent } });
+
 const GROUP = { models: 'blue', input: 'green', features: 'cyan', sample: 'purple', output: 'yellow', video: 'brown' };
+
+const modelsGroup = (parts, title = 'Models (models/foley)') => ({ title, color: GROUP.models,
+  nodes: loaders(0, parts).map(n => n.id) });
+const FEATURES_GROUP = { title: 'What, when, and the prompt', color: GROUP.features,
+  nodes: ['visual', 'sync', 'text'] };
+const AUDIO_OUT_GROUP = { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] };
+// the groups of a videoFoleyFront graph, around its `video` and `sample` groups ({ title, nodes })
+const videoFoleyGroups = (video, sample) => [
+  modelsGroup(FOLEY_PARTS),
+  { ...video, color: GROUP.input },
+  FEATURES_GROUP,
+  { ...sample, color: GROUP.sample },
+  AUDIO_OUT_GROUP,
+];
+
+// The Foley part under a generated VIDEO `video` (the bottom band of the HunyuanVideo workflows).
+const foleyUnderVideo = (prompt, prefix) => [
+  ...loaders(0, FOLEY_PARTS),
+  ...videoFeatures(1),
+  { ...textEncode(1, prompt), title: 'Foley Text Encode (sound prompt)' },
+  conditioning(2),
+  sampler(3),
+  ...decodeMuxSave(4, prefix),
+];
+const FOLEY_UNDER_VIDEO_GROUPS = [
+  modelsGroup(FOLEY_PARTS, 'Foley (models/foley)'),
+  { title: 'Sound prompt and features', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+  { title: 'Sample the sound', color: GROUP.sample, nodes: ['cond', 'sampler'] },
+  AUDIO_OUT_GROUP,
+];
+// the generated frames as a VIDEO `video`
+const createVideo = col => ({ id: 'video', type: 'CreateVideo', col, widgets: { fps: 24 }, in: { images: 'hydecode' },
+  size: [0, SIZE_0_33.CreateVideo] });
 
 // --- the first six workflows -----------------------------------------------------------------------------------
 
@@ -113,26 +204,16 @@ const videoToFoley = {
     'SigLIP2 sees *what* is on screen (8 fps), Synchformer *when* things happen (25 fps), CLAP reads the prompt. '
       + '50 steps at cfg 4.5 are the official settings.',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].join('\n'),
+  // five columns and the note below: the front end opens it at a zoom where the text is drawn
   nodes: [
-    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
-    textEncode(2, BALL_PROMPT),
-    // five columns and the note below: the front end opens it at a zoom where the text is drawn
-    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    ...videoFoleyFront(),
     sampler(3),
-    ...decodeMuxSave(4, 'video', 'foley/video_to_foley', 4),
+    ...decodeMuxSave(4, 'foley/video_to_foley', 4),
   ],
-  groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
-    { title: 'Video', color: GROUP.input, nodes: ['video'] },
-    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
-    { title: 'Sample', color: GROUP.sample, nodes: ['cond', 'sampler'] },
-    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
-  ],
+  groups: videoFoleyGroups({ title: 'Video', nodes: ['video'] },
+    { title: 'Sample', nodes: ['cond', 'sampler'] }),
 };
 
 const HUNYUAN_PROMPT = 'Close-up of water being poured from a glass jug into a clear drinking glass on a wooden '
@@ -157,7 +238,7 @@ const hunyuanT2vToFoley = {
     'from [Comfy-Org/HunyuanVideo_repackaged](https://huggingface.co/Comfy-Org/HunyuanVideo_repackaged) '
       + '(offered for download when missing).',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].join('\n'),
   nodes: [
     { id: 'unet', type: 'UNETLoader', col: 0, widgets: { unet_name: MODELS.hunyuan_unet.name, weight_dtype: 'default' },
@@ -170,37 +251,25 @@ const hunyuanT2vToFoley = {
       title: 'CLIP Text Encode (picture prompt)' },
     { id: 'guidance', type: 'FluxGuidance', col: 1, widgets: { guidance: 6.0 }, in: { conditioning: 'picture' } },
     { id: 'latent', type: 'EmptyHunyuanLatentVideo', col: 1, widgets: { width: 848, height: 480, length: 73, batch_size: 1 } },
-    { id: 'shift', type: 'ModelSamplingSD3', col: 2, widgets: { shift: 7.0 }, in: { model: 'unet' } },
-    { id: 'ksampler', type: 'KSamplerSelect', col: 2, widgets: { sampler_name: 'euler' } },
-    { id: 'scheduler', type: 'BasicScheduler', col: 2, widgets: { scheduler: 'simple', steps: 20, denoise: 1.0 },
-      in: { model: 'shift' } },
-    { id: 'noise', type: 'RandomNoise', col: 2, widgets: { noise_seed: 42, control_after_generate: 'randomize' } },
+    modelShift(2, 7.0, 'unet'),
+    eulerSelect(2),
+    simpleScheduler(2, 20, 'shift'),
+    randomNoise(2),
     { id: 'guider', type: 'BasicGuider', col: 3, in: { model: 'shift', conditioning: 'guidance' } },
-    { id: 'hysample', type: 'SamplerCustomAdvanced', col: 3,
-      in: { noise: 'noise', guider: 'guider', sampler: 'ksampler', sigmas: 'scheduler', latent_image: 'latent' } },
+    samplerCustom('hysample', 3, 'latent'),
     { id: 'hydecode', type: 'VAEDecodeTiled', col: 4,
       widgets: { tile_size: 256, overlap: 64, temporal_size: 64, temporal_overlap: 8 },
       in: { samples: 'hysample.output', vae: 'hyvae' } },
-    { id: 'video', type: 'CreateVideo', col: 4, widgets: { fps: 24 }, in: { images: 'hydecode' }, size: [0, SIZE_0_33.CreateVideo] },
-    // Foley part (bottom row)
-    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'visual', type: 'FoleyVisualEncode', col: 1, in: { siglip2: 'siglip2', video: 'video' } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 1, in: { synchformer: 'synchformer', video: 'video' } },
-    { ...textEncode(1, 'water pouring into a glass, splashing and gurgling, a jug set down on a wooden table'),
-      title: 'Foley Text Encode (sound prompt)' },
-    { id: 'cond', type: 'FoleyConditioning', col: 2, in: { text: 'text', visual: 'visual', sync: 'sync' } },
-    sampler(3),
-    ...decodeMuxSave(4, 'video', 'foley/hunyuanvideo_foley'),
+    createVideo(4),
+    ...foleyUnderVideo('water pouring into a glass, splashing and gurgling, a jug set down on a wooden table',
+      'foley/hunyuanvideo_foley'),
   ],
   groups: [
     { title: 'HunyuanVideo models', color: GROUP.models, nodes: ['unet', 'clip', 'hyvae'] },
     { title: 'Picture prompt', color: GROUP.input, nodes: ['picture', 'guidance', 'latent'] },
     { title: 'Sample the video', color: GROUP.video, nodes: ['shift', 'ksampler', 'scheduler', 'noise', 'guider', 'hysample'] },
     { title: 'Frames to VIDEO', color: GROUP.video, nodes: ['hydecode', 'video'] },
-    { title: 'Foley (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
-    { title: 'Sound prompt and features', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
-    { title: 'Sample the sound', color: GROUP.sample, nodes: ['cond', 'sampler'] },
-    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+    ...FOLEY_UNDER_VIDEO_GROUPS,
   ],
   // two bands: the HunyuanVideo part on top, the Foley part below (nodes of each band start at its top)
   bands: [['unet', 'clip', 'hyvae', 'picture', 'guidance', 'latent', 'shift', 'ksampler', 'scheduler', 'noise',
@@ -247,19 +316,16 @@ function hunyuan15(image) {
         in: { positive: 'picture', negative: 'negative', vae: 'hyvae', start_image: 'image', clip_vision_output: 'seen' } }
       : { id: 'latent', type: 'EmptyHunyuanVideo15Latent', col: 1,
         widgets: { width: 1280, height: 720, length: 121, batch_size: 1 } },
-    { id: 'shift', type: 'ModelSamplingSD3', col: 2, widgets: { shift: 7.0 }, in: { model: 'unet' } },
-    { id: 'ksampler', type: 'KSamplerSelect', col: 2, widgets: { sampler_name: 'euler' } },
-    { id: 'scheduler', type: 'BasicScheduler', col: 2, widgets: { scheduler: 'simple', steps: 20, denoise: 1.0 },
-      in: { model: 'unet' } },
-    { id: 'noise', type: 'RandomNoise', col: 2, widgets: { noise_seed: 42, control_after_generate: 'randomize' } },
+    modelShift(2, 7.0, 'unet'),
+    eulerSelect(2),
+    simpleScheduler(2, 20, 'unet'),
+    randomNoise(2),
     { id: 'guider', type: 'CFGGuider', col: 3, widgets: { cfg: 6.0 }, in: image
       ? { model: 'shift', positive: 'latent.positive', negative: 'latent.negative' }
       : { model: 'shift', positive: 'picture', negative: 'negative' } },
-    { id: 'hysample', type: 'SamplerCustomAdvanced', col: 3,
-      in: { noise: 'noise', guider: 'guider', sampler: 'ksampler', sigmas: 'scheduler',
-        latent_image: image ? 'latent.latent' : 'latent' } },
+    samplerCustom('hysample', 3, image ? 'latent.latent' : 'latent'),
     { id: 'hydecode', type: 'VAEDecode', col: 4, in: { samples: 'hysample.output', vae: 'hyvae' } },
-    { id: 'video', type: 'CreateVideo', col: 4, widgets: { fps: 24 }, in: { images: 'hydecode' }, size: [0, SIZE_0_33.CreateVideo] },
+    createVideo(4),
   ].filter(Boolean);
 }
 
@@ -287,7 +353,7 @@ function hunyuan15Note(image) {
     'from [Comfy-Org/HunyuanVideo_1.5_repackaged](https://huggingface.co/Comfy-Org/HunyuanVideo_1.5_repackaged) '
       + '(offered for download when missing).',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].filter((l, i, all) => l !== '' || all[i - 1] !== '').join('\n');
 }
 
@@ -300,15 +366,9 @@ function hunyuan15ToFoley(image) {
     note: hunyuan15Note(image),
     nodes: [
       ...hv,
-      ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-      { id: 'visual', type: 'FoleyVisualEncode', col: 1, in: { siglip2: 'siglip2', video: 'video' } },
-      { id: 'sync', type: 'FoleySyncEncode', col: 1, in: { synchformer: 'synchformer', video: 'video' } },
-      { ...textEncode(1, image ? BALL_PROMPT
-        : 'a glass marble rolling on wood, a bright clink on a ceramic plate, spinning to a stop'),
-      title: 'Foley Text Encode (sound prompt)' },
-      { id: 'cond', type: 'FoleyConditioning', col: 2, in: { text: 'text', visual: 'visual', sync: 'sync' } },
-      sampler(3),
-      ...decodeMuxSave(4, 'video', `foley/hunyuanvideo15_${mode}_foley`),
+      ...foleyUnderVideo(image ? BALL_PROMPT
+        : 'a glass marble rolling on wood, a bright clink on a ceramic plate, spinning to a stop',
+      `foley/hunyuanvideo15_${mode}_foley`),
     ],
     groups: [
       { title: 'HunyuanVideo 1.5 models', color: GROUP.models,
@@ -318,10 +378,7 @@ function hunyuan15ToFoley(image) {
       { title: 'Sample the video', color: GROUP.video,
         nodes: [...(image ? ['latent'] : []), 'shift', 'ksampler', 'scheduler', 'noise', 'guider', 'hysample'] },
       { title: 'Frames to VIDEO', color: GROUP.video, nodes: ['hydecode', 'video'] },
-      { title: 'Foley (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
-      { title: 'Sound prompt and features', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
-      { title: 'Sample the sound', color: GROUP.sample, nodes: ['cond', 'sampler'] },
-      { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+      ...FOLEY_UNDER_VIDEO_GROUPS,
     ],
     // two bands: the HunyuanVideo part on top, the Foley part below
     bands: [hv.map(n => n.id)],
@@ -352,12 +409,12 @@ const textToAudio = {
     textEncode(1, 'heavy rain on a tin roof, distant rolling thunder'),
     { id: 'cond', type: 'FoleyConditioning', col: 1, widgets: { duration: 5.0, batch_size: 1 }, in: { text: 'text' } },
     sampler(2),
-    { id: 'decode', type: 'FoleyVAEDecode', col: 3, in: { vae: 'vae', latent: 'sampler' } },
+    vaeDecode(3),
     { id: 'preview', type: 'PreviewAudio', col: 4, in: { audio: 'decode' } },
     { id: 'save', type: 'SaveAudio', col: 4, widgets: { filename_prefix: 'foley/text_to_audio' }, in: { audio: 'decode' } },
   ],
   groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['clap', 'model', 'vae'] },
+    modelsGroup(['clap', 'mmdit', 'vae']),
     { title: 'Prompt and length', color: GROUP.features, nodes: ['text', 'cond'] },
     { title: 'Sample', color: GROUP.sample, nodes: ['sampler'] },
     { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'save'] },
@@ -376,34 +433,22 @@ const stockSamplers = {
     'With shift 1.0, euler, simple, 50 steps and cfg 4.5 this is the official sampling (what Foley Sampler '
       + 'does). Try other samplers, schedulers or a larger shift from there.',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].join('\n'),
   nodes: [
-    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
-    textEncode(2, BALL_PROMPT),
-    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
-    { id: 'shift', type: 'ModelSamplingSD3', col: 3, widgets: { shift: 1.0 }, in: { model: 'model' } },
+    ...videoFoleyFront(),
+    modelShift(3, 1.0, 'model'),
     { id: 'guider', type: 'CFGGuider', col: 4, widgets: { cfg: 4.5 },
       in: { model: 'shift', positive: 'cond.positive', negative: 'cond.negative' } },
-    { id: 'scheduler', type: 'BasicScheduler', col: 4, widgets: { scheduler: 'simple', steps: 50, denoise: 1.0 },
-      in: { model: 'shift' } },
-    { id: 'ksampler', type: 'KSamplerSelect', col: 4, widgets: { sampler_name: 'euler' } },
-    { id: 'noise', type: 'RandomNoise', col: 4, widgets: { noise_seed: 42, control_after_generate: 'randomize' } },
-    { id: 'sampler', type: 'SamplerCustomAdvanced', col: 5,
-      in: { noise: 'noise', guider: 'guider', sampler: 'ksampler', sigmas: 'scheduler', latent_image: 'cond.latent' } },
-    ...decodeMuxSave(6, 'video', 'foley/stock_samplers'),
+    simpleScheduler(4, 50, 'shift'),
+    eulerSelect(4),
+    randomNoise(4),
+    samplerCustom('sampler', 5, 'cond.latent'),
+    ...decodeMuxSave(6, 'foley/stock_samplers'),
   ],
-  groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
-    { title: 'Video', color: GROUP.input, nodes: ['video'] },
-    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
-    { title: 'Stock custom sampling', color: GROUP.sample,
-      nodes: ['cond', 'shift', 'guider', 'scheduler', 'ksampler', 'noise', 'sampler'] },
-    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
-  ],
+  groups: videoFoleyGroups({ title: 'Video', nodes: ['video'] },
+    { title: 'Stock custom sampling',
+      nodes: ['cond', 'shift', 'guider', 'scheduler', 'ksampler', 'noise', 'sampler'] }),
 };
 
 const textSteeredFoley = {
@@ -422,19 +467,19 @@ const textSteeredFoley = {
   ].join('\n'),
   nodes: [
     ...loaders(0, ['synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    loadVideo(1),
+    syncEncode(2),
     textEncode(2, 'a basketball bouncing on a hardwood gym floor, loud echoing bounces'),
     { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', sync: 'sync' } },
     sampler(4),
-    ...decodeMuxSave(5, 'video', 'foley/text_steered'),
+    ...decodeMuxSave(5, 'foley/text_steered'),
   ],
   groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['synchformer', 'clap', 'model', 'vae'] },
+    modelsGroup(['synchformer', 'clap', 'mmdit', 'vae']),
     { title: 'Video', color: GROUP.input, nodes: ['video'] },
     { title: 'When (video) and what (prompt)', color: GROUP.features, nodes: ['sync', 'text'] },
     { title: 'Sample', color: GROUP.sample, nodes: ['cond', 'sampler'] },
-    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+    AUDIO_OUT_GROUP,
   ],
 };
 
@@ -450,27 +495,16 @@ const audioToAudio = {
     '',
     'The sound track is muxed back into the video in place of the original.',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].join('\n'),
   nodes: [
-    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' }, size: [0, SIZE_0_33.GetVideoComponents] },
-    { id: 'encode', type: 'FoleyVAEEncode', col: 1, in: { vae: 'vae', audio: 'components.audio' } },
-    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
-    textEncode(2, 'a rubber ball bouncing on a wooden floor in a large empty hall, reverberant knocks'),
-    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    ...videoFoleyFront({ source: soundTrackLatent(1),
+      prompt: 'a rubber ball bouncing on a wooden floor in a large empty hall, reverberant knocks' }),
     sampler(4, { widgets: { denoise: 0.6 }, in: { latent: 'encode' } }),
-    ...decodeMuxSave(5, 'video', 'foley/audio_to_audio'),
+    ...decodeMuxSave(5, 'foley/audio_to_audio'),
   ],
-  groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
-    { title: 'Video and its sound track', color: GROUP.input, nodes: ['video', 'components', 'encode'] },
-    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
-    { title: 'Re-draw the audio (denoise 0.6)', color: GROUP.sample, nodes: ['cond', 'sampler'] },
-    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
-  ],
+  groups: videoFoleyGroups({ title: 'Video and its sound track', nodes: ['video', 'components', 'encode'] },
+    { title: 'Re-draw the audio (denoise 0.6)', nodes: ['cond', 'sampler'] }),
 };
 
 // --- any length and editing ------------------------------------------------------------------------------------
@@ -502,27 +536,17 @@ const longVideoToFoley = {
       + 'overlap, but nothing links sounds further apart than one window. Time grows with the length (about one '
       + 'model pass per window and step); memory stays that of one window.',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].join('\n'),
   nodes: [
-    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
-    textEncode(2, BALL_PROMPT),
-    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    ...videoFoleyFront(),
     { id: 'windowing', type: 'FoleyWindowing', col: 4, widgets: { window_seconds: 10.0, overlap_seconds: 2.0 },
       in: { model: 'model' } },
     sampler(4, { in: { model: 'windowing' } }),
-    ...decodeMuxSave(5, 'video', 'foley/long_video_to_foley'),
+    ...decodeMuxSave(5, 'foley/long_video_to_foley'),
   ],
-  groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
-    { title: 'Video (any length)', color: GROUP.input, nodes: ['video'] },
-    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
-    { title: 'Sample in overlapping windows', color: GROUP.sample, nodes: ['cond', 'windowing', 'sampler'] },
-    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
-  ],
+  groups: videoFoleyGroups({ title: 'Video (any length)', nodes: ['video'] },
+    { title: 'Sample in overlapping windows', nodes: ['cond', 'windowing', 'sampler'] }),
 };
 
 const RANGES = [
@@ -553,34 +577,33 @@ const timeRangePrompts = {
       + 'guidance from any prompt or from the video. The model was not trained with prompts per range, so a '
       + 'change of sound at a range edge follows the edge, not necessarily an event in the picture.',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].join('\n'),
   nodes: [
-    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
+    ...loaders(0, FOLEY_PARTS),
+    loadVideo(1),
+    ...videoFeatures(2),
     ...RANGES.map(r => ({ ...textEncode(2, r.prompt), id: `text_${r.id}`,
       title: `Foley Text Encode (${seconds(r)})` })),
-    ...RANGES.map(r => ({ id: `cond_${r.id}`, type: 'FoleyConditioning', col: 3,
-      title: `Foley Conditioning (${seconds(r)})`, in: { text: `text_${r.id}`, visual: 'visual', sync: 'sync' } })),
+    ...RANGES.map(r => ({ ...conditioning(3), id: `cond_${r.id}`, title: `Foley Conditioning (${seconds(r)})`,
+      in: { text: `text_${r.id}`, visual: 'visual', sync: 'sync' } })),
     ...RANGES.map(r => ({ id: `range_${r.id}`, type: 'FoleyConditioningTimeRange', col: 4,
       title: `Time Range ${seconds(r)}`, widgets: { start: r.start, end: r.end, edge_softness: 0.25 },
       in: { conditioning: `cond_${r.id}.positive` } })),
     { id: 'combine', type: 'ConditioningCombine', col: 4,
       in: { conditioning_1: 'range_a', conditioning_2: 'range_b' } },
     sampler(5, { in: { positive: 'combine', negative: 'cond_a.negative', latent: 'cond_a.latent' } }),
-    ...decodeMuxSave(6, 'video', 'foley/time_range_prompts'),
+    ...decodeMuxSave(6, 'foley/time_range_prompts'),
   ],
   groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    modelsGroup(FOLEY_PARTS),
     { title: 'Video', color: GROUP.input, nodes: ['video'] },
     { title: 'What and when', color: GROUP.features, nodes: ['visual', 'sync'] },
     { title: 'Two prompts', color: GROUP.features, nodes: ['text_a', 'text_b'] },
     { title: 'Each prompt on its time range', color: GROUP.sample,
       nodes: ['cond_a', 'cond_b', 'range_a', 'range_b', 'combine'] },
     { title: 'Sample', color: GROUP.sample, nodes: ['sampler'] },
-    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
+    AUDIO_OUT_GROUP,
   ],
 };
 
@@ -604,29 +627,19 @@ const audioInpainting = {
       + 'about 0.3 s of the range\'s edges: the VAE decoder hears 16 latent frames around each sample. The '
       + 'model was not trained for inpainting, so expect audible edges, most at hard cuts (`fade` 0).',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].join('\n'),
   nodes: [
-    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' }, size: [0, SIZE_0_33.GetVideoComponents] },
-    { id: 'encode', type: 'FoleyVAEEncode', col: 1, in: { vae: 'vae', audio: 'components.audio' } },
-    { id: 'mask', type: 'FoleyTimeMask', col: 1, widgets: { start: 1.2, end: 2.4, fade: 0.1 },
-      in: { latent: 'encode' } },
-    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
-    textEncode(2, BALL_PROMPT),
-    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    ...videoFoleyFront({ source: [
+      ...soundTrackLatent(1),
+      { id: 'mask', type: 'FoleyTimeMask', col: 1, widgets: { start: 1.2, end: 2.4, fade: 0.1 },
+        in: { latent: 'encode' } },
+    ] }),
     sampler(4, { in: { latent: 'mask' } }),
-    ...decodeMuxSave(5, 'video', 'foley/audio_inpainting'),
+    ...decodeMuxSave(5, 'foley/audio_inpainting'),
   ],
-  groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
-    { title: 'Range to re-make', color: GROUP.input, nodes: ['video', 'components', 'encode', 'mask'] },
-    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
-    { title: 'Inpaint (denoise 1.0)', color: GROUP.sample, nodes: ['cond', 'sampler'] },
-    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
-  ],
+  groups: videoFoleyGroups({ title: 'Range to re-make', nodes: ['video', 'components', 'encode', 'mask'] },
+    { title: 'Inpaint (denoise 1.0)', nodes: ['cond', 'sampler'] }),
 };
 
 const audioExtension = {
@@ -650,29 +663,20 @@ const audioExtension = {
       + 'seam the decoded given audio can differ slightly from the input (the VAE decoder hears 16 latent frames '
       + 'around each sample).',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].join('\n'),
   nodes: [
-    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO } },
-    { id: 'components', type: 'GetVideoComponents', col: 1, in: { video: 'video' }, size: [0, SIZE_0_33.GetVideoComponents] },
-    { id: 'trim', type: 'TrimAudioDuration', col: 1,
-      widgets: { start_index: 0.0, duration: 1.5 }, in: { audio: 'components.audio' } },
-    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
-    textEncode(2, BALL_PROMPT),
-    { id: 'cond', type: 'FoleyConditioning', col: 3, in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    ...videoFoleyFront({ source: [
+      soundTrack(1),
+      { id: 'trim', type: 'TrimAudioDuration', col: 1,
+        widgets: { start_index: 0.0, duration: 1.5 }, in: { audio: 'components.audio' } },
+    ] }),
     { id: 'extend', type: 'FoleyExtend', col: 4, in: { vae: 'vae', audio: 'trim', latent: 'cond.latent' } },
     sampler(4, { in: { latent: 'extend' } }),
-    ...decodeMuxSave(5, 'video', 'foley/audio_extension'),
+    ...decodeMuxSave(5, 'foley/audio_extension'),
   ],
-  groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
-    { title: 'Audio to continue', color: GROUP.input, nodes: ['video', 'components', 'trim'] },
-    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
-    { title: 'Extend (denoise 1.0)', color: GROUP.sample, nodes: ['cond', 'extend', 'sampler'] },
-    { title: 'Audio out', color: GROUP.output, nodes: ['decode', 'preview', 'mux', 'save'] },
-  ],
+  groups: videoFoleyGroups({ title: 'Audio to continue', nodes: ['video', 'components', 'trim'] },
+    { title: 'Extend (denoise 1.0)', nodes: ['cond', 'extend', 'sampler'] }),
 };
 
 const candidatesToBest = {
@@ -701,33 +705,24 @@ const candidatesToBest = {
       + '`foley_example_6s.mp4` is the bouncing ball over 6 s. The scorers (Load Foley Scorers) load the whole '
       + 'Synchformer from the same file as the Synchformer loader, and CLAP from the same folder.',
     '',
-    modelsSection(['mmdit', 'vae', 'synchformer', 'clap', 'siglip2']),
+    modelsSection(FOLEY_PARTS),
   ].join('\n'),
   nodes: [
-    ...loaders(0, ['siglip2', 'synchformer', 'clap', 'mmdit', 'vae']),
-    { id: 'video', type: 'LoadVideo', col: 1, widgets: { file: EXAMPLE_VIDEO_6S } },
-    { id: 'visual', type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video' } },
-    { id: 'sync', type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video' } },
-    textEncode(2, BALL_PROMPT),
-    { id: 'cond', type: 'FoleyConditioning', col: 3, widgets: { batch_size: 4 },
-      in: { text: 'text', visual: 'visual', sync: 'sync' } },
+    ...videoFoleyFront({ file: EXAMPLE_VIDEO_6S, cond: { batch_size: 4 } }),
     sampler(3),
-    { id: 'decode', type: 'FoleyVAEDecode', col: 4, in: { vae: 'vae', latent: 'sampler' } },
+    vaeDecode(4),
     { id: 'scorer', type: 'FoleyLoadSyncScorer', col: 4,
       widgets: { synchformer: MODELS.synchformer.name, clap: 'larger_clap_general' } },
     { id: 'score', type: 'FoleyScore', col: 4, widgets: { prompt: BALL_PROMPT },
       in: { scorer: 'scorer', audio: 'decode', video: 'video' } },
     { id: 'select', type: 'FoleySelectBest', col: 5, widgets: { choice: -1 }, size: [560, 0],
       in: { audio: 'decode', scores: 'score.scores', video: 'video' } },
-    { id: 'mux', type: 'FoleyMuxVideo', col: 6, widgets: { batch_index: 0, audio_codec: 'aac', video_range: 'whole video' },
-      in: { video: 'video', audio: 'select.audio' } },
-    { id: 'save', type: 'SaveVideo', col: 6, widgets: { filename_prefix: 'foley/candidates_to_best', format: 'auto',
-      codec: 'auto' }, in: { video: 'mux' } },
+    ...muxSave(6, 'select.audio', 'foley/candidates_to_best'),
   ],
   groups: [
-    { title: 'Models (models/foley)', color: GROUP.models, nodes: ['siglip2', 'synchformer', 'clap', 'model', 'vae'] },
+    modelsGroup(FOLEY_PARTS),
     { title: 'Video (at least 4.8 s)', color: GROUP.input, nodes: ['video'] },
-    { title: 'What, when, and the prompt', color: GROUP.features, nodes: ['visual', 'sync', 'text'] },
+    FEATURES_GROUP,
     { title: '4 candidates', color: GROUP.sample, nodes: ['cond', 'sampler'] },
     { title: 'Score each (DeSync, CLAP)', color: GROUP.features, nodes: ['decode', 'scorer', 'score'] },
     { title: 'Pick (click a strip to choose)', color: GROUP.output, nodes: ['select'] },

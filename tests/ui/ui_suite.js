@@ -348,6 +348,23 @@ async function candidatesChecks(page, baseUrl, config, artifacts) {
   return out;
 }
 
+// Load a broken `workflow` (as `probeName`) and collect what the front end reports missing of `kind` ('models' or
+// 'nodes') and the notices it shows the user, once it has finished checking the model files with the server.
+async function missingProbe(page, workflow, kind, probeName, artifacts) {
+  await resetSeen(page);
+  await closeDialogs(page);
+  const before = new Set(await notices(page));
+  await page.evaluate(([w, name]) => window.app.loadGraphData(w, true, true, name), [workflow, probeName]);
+  await page.waitForFunction(k => window.__foleyMissing()[k].length && !window.__foleyMissing().busy, kind,
+    { timeout: 30000 });
+  await page.waitForTimeout(1000);
+  const result = { warned: (await missingReport(page))[kind],
+    notices: (await notices(page)).filter(t => !before.has(t)) };
+  await page.screenshot({ path: path.join(artifacts, `${probeName}.png`) });
+  await closeDialogs(page);
+  return result;
+}
+
 // A loader whose file is missing: the front end reports it (with its directory and download address) and tells the
 // user (1.32: a missing-models dialog; 1.49 and later: an error overlay).
 async function missingModelProbe(page, workflowPath, artifacts) {
@@ -356,35 +373,14 @@ async function missingModelProbe(page, workflowPath, artifacts) {
   const missing = 'hunyuanvideo_foley_not_there.pth';
   node.widgets_values = node.widgets_values.map(v => (v === node.properties.models[0].name ? missing : v));
   node.properties.models[0].name = missing;
-  await resetSeen(page);
-  await closeDialogs(page);
-  const before = new Set(await notices(page));
-  await page.evaluate(w => window.app.loadGraphData(w, true, true, 'missing_model_probe'), wf);
-  await page.waitForFunction(() => window.__foleyMissing().models.length && !window.__foleyMissing().busy, null,
-    { timeout: 30000 });
-  await page.waitForTimeout(1000);
-  const result = { warned: (await missingReport(page)).models,
-    notices: (await notices(page)).filter(t => !before.has(t)) };
-  await page.screenshot({ path: path.join(artifacts, 'missing_model_probe.png') });
-  await closeDialogs(page);
-  return result;
+  return missingProbe(page, wf, 'models', 'missing_model_probe', artifacts);
 }
 
 // A node type no pack registers (a Foley node renamed): the front end reports it as missing and tells the user.
 async function missingNodeProbe(page, workflowPath, artifacts) {
   const wf = JSON.parse(fs.readFileSync(workflowPath, 'utf8'));
   wf.nodes.find(n => n.type === 'FoleySampler').type = 'FoleyNodeThatIsNotThere';
-  await resetSeen(page);
-  await closeDialogs(page);
-  const before = new Set(await notices(page));
-  await page.evaluate(w => window.app.loadGraphData(w, true, true, 'missing_node_probe'), wf);
-  await page.waitForFunction(() => window.__foleyMissing().nodes.length, null, { timeout: 30000 });
-  await page.waitForTimeout(1000);
-  const result = { warned: (await missingReport(page)).nodes,
-    notices: (await notices(page)).filter(t => !before.has(t)) };
-  await page.screenshot({ path: path.join(artifacts, 'missing_node_probe.png') });
-  await closeDialogs(page);
-  return result;
+  return missingProbe(page, wf, 'nodes', 'missing_node_probe', artifacts);
 }
 
 (async () => {
