@@ -145,3 +145,46 @@ if __name__ == "__main__":
         SECONDS = float(sys.argv[2])
     path = render(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent / "foley_example.mp4")
     print(f"{path}: {path.stat().st_size} bytes; impacts at " + ", ".join(f"{t:.2f} s" for t, _ in impacts()))
+
+
+REFERENCE_SOUND = "foley_reference_metal.flac"
+
+
+def render_reference_sound(out=None, seconds=3.0, rate=48000):
+    """example_media/foley_reference_metal.flac: a reference sound for audio-controlled Foley, 3.0 s, 48 kHz mono
+    FLAC. Footsteps on a metal grating: each step a heel and a toe strike of inharmonic, ringing partials (a timbre
+    far from the knocks of the example clips), so a result that follows it is easy to hear.
+
+        .venv/bin/python -c "import make_example; make_example.render_reference_sound()"   (in example_media/)
+    """
+    out = Path(out) if out is not None else Path(__file__).resolve().parent / REFERENCE_SOUND
+    rng = np.random.default_rng(17)
+    audio = np.zeros(int(seconds * rate))
+    partials = [(523.0, 0.9), (1187.0, 0.6), (1931.0, 0.45), (2874.0, 0.3), (4013.0, 0.2)]  # inharmonic: metal
+
+    def strike(start, strength):
+        n = int(0.6 * rate)
+        t = np.arange(n) / rate
+        ring = sum(a * np.sin(2 * np.pi * f * (1 + rng.uniform(-0.01, 0.01)) * t) * np.exp(-t / (0.25 / (1 + f / 2000)))
+                   for f, a in partials)
+        scrape = 0.5 * rng.standard_normal(n) * np.exp(-t / 0.008)
+        begin = int(start * rate)
+        end = min(len(audio), begin + n)
+        audio[begin:end] += strength * np.clip(t / 0.001, 0, 1)[:end - begin] * (ring + scrape)[:end - begin]
+
+    for k, step in enumerate(np.arange(0.15, seconds - 0.3, 0.55)):
+        strength = 0.25 if k % 2 else 0.3
+        strike(step, strength)  # heel
+        strike(step + 0.07, 0.6 * strength)  # toe
+    audio += 0.001 * rng.standard_normal(len(audio))
+    samples = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    with av.open(str(out), "w", format="flac") as container:
+        stream = container.add_stream("flac", rate=rate, layout="mono")
+        for start in range(0, len(samples), 4096):
+            frame = av.AudioFrame.from_ndarray(samples[None, start:start + 4096], format="s16", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out

@@ -8,6 +8,7 @@ import contextlib
 
 import torch
 
+TIMESTEP_SCALE = 1000.0  # the model's t = sigma * 1000
 
 def flow_sigmas(steps, shift=1.0):
     """[steps + 1] fp32 sigmas: linspace(1, 0) (torch's op, for bit-equal values), SD3-shifted if shift != 1."""
@@ -54,7 +55,7 @@ def sample_euler_cfg(model, noise, text, neg_text, clip, sync, steps, cfg=4.5, s
 def _euler_loop(model, x, sigmas, steps, cfg, guided, text_in, clip_in, sync_in, callback):
     for i in range(steps):
         x_in = torch.cat([x, x]) if guided else x
-        t = (sigmas[i] * 1000).expand(x_in.shape[0])
+        t = (sigmas[i] * TIMESTEP_SCALE).expand(x_in.shape[0])
         v = model(x_in, t, text_in, clip_in, sync_in).float()
         if guided:
             v_uncond, v_cond = v.chunk(2)

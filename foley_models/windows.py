@@ -12,11 +12,15 @@ import math
 import torch
 
 from .media import LATENT_RATE, SIGLIP2_FPS, SYNCHFORMER_FPS
+from .reference import join_references, with_reference
 from .synchformer import SEGMENT_STEP, TEMPORAL_TOKENS, segment_count
 
 SEGMENT_STEP_LATENT = SEGMENT_STEP * LATENT_RATE // SYNCHFORMER_FPS  # 16: latent frames between segment starts
-DEFAULT_WINDOW_SECONDS = 10.0
-DEFAULT_OVERLAP_SECONDS = 2.0
+# the windows used unless chosen otherwise (FoleyWindowing), in latent frames: 10 s, 2 s
+DEFAULT_WINDOW = 10 * LATENT_RATE
+DEFAULT_OVERLAP = 2 * LATENT_RATE
+DEFAULT_WINDOW_SECONDS = DEFAULT_WINDOW / LATENT_RATE
+DEFAULT_OVERLAP_SECONDS = DEFAULT_OVERLAP / LATENT_RATE
 
 
 def window_spans(length, window, overlap):
@@ -100,15 +104,22 @@ def windowed(forward, x, t, text, clip, sync, window, overlap, before_window=Non
 
 
 class WindowedMMDiT(torch.nn.Module):
-    """An MMDiT evaluated on windows: a drop-in for the model in sampling.sample_euler_cfg at any length."""
+    """An MMDiT evaluated on windows: a drop-in for the model in sampling.sample_euler_cfg at any length.
 
-    def __init__(self, model, window=round(DEFAULT_WINDOW_SECONDS * LATENT_RATE),
-                 overlap=round(DEFAULT_OVERLAP_SECONDS * LATENT_RATE)):
+    references: latents [B or 1, 128, L] of reference sounds (reference.py), joined in order; each window (and
+    a clip that fits one) then sees them before its own frames, in both the conditional and the unconditional
+    branch."""
+
+    def __init__(self, model, window=DEFAULT_WINDOW, overlap=DEFAULT_OVERLAP, references=None):
         super().__init__()
         self.model, self.window, self.overlap = model, window, overlap
+        self.reference = join_references(references) if references else None
 
     def forward(self, x, t, text, clip, sync):
-        return windowed(self.model, x, t, text, clip, sync, self.window, self.overlap)
+        forward = self.model
+        if self.reference is not None:
+            forward = with_reference(forward, self.reference, self.model.empty_clip, self.model.empty_sync)
+        return windowed(forward, x, t, text, clip, sync, self.window, self.overlap)
 
     def cached_conditions(self):
         return self.model.cached_conditions()

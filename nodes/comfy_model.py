@@ -14,9 +14,8 @@ import comfy.sampler_helpers
 import comfy.supported_models_base
 import comfy.utils
 
-from ..foley_models import attention, windows
+from ..foley_models import attention, reference, windows
 from ..foley_models.loading import check_state_dict, expect_checkpoint, read_checkpoint
-from ..foley_models.media import LATENT_RATE
 from ..foley_models.mmdit import HunyuanVideoFoley, mmdit_config_from_state_dict
 
 WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
@@ -27,7 +26,6 @@ WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.fl
 COMPUTE_DTYPES = [torch.bfloat16, torch.float32]
 # transformer_options key of FoleyWindowing: (window, overlap) in latent frames
 WINDOW_OPTION = "foley_window"
-DEFAULT_WINDOW = (round(windows.DEFAULT_WINDOW_SECONDS * LATENT_RATE), round(windows.DEFAULT_OVERLAP_SECONDS * LATENT_RATE))
 MAX_WINDOW = 752  # 15.04 s: the longest clip the official reader makes (frames up to t = 15.0 s)
 
 
@@ -89,22 +87,24 @@ class FoleyDiT(HunyuanVideoFoley):
         return torch.where(flags, empty(features.shape[0], features.shape[1]).to(features), features)
 
     def forward(self, x, timesteps, context=None, clip_feat=None, sync_feat=None, clip_empty=None, sync_empty=None,
-                control=None, transformer_options={}, **kwargs):
+                reference_latent=None, control=None, transformer_options={}, **kwargs):
         # through ComfyUI's DIFFUSION_MODEL wrappers (EasyCache and other step caches), as core's models do
         return comfy.patcher_extension.WrapperExecutor.new_class_executor(
             self._forward, self,
             comfy.patcher_extension.get_all_wrappers(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL,
                                                      transformer_options),
-        ).execute(x, timesteps, context, clip_feat, sync_feat, clip_empty, sync_empty, control, transformer_options,
-                  **kwargs)
+        ).execute(x, timesteps, context, clip_feat, sync_feat, clip_empty, sync_empty, reference_latent, control,
+                  transformer_options, **kwargs)
 
     def _forward(self, x, timesteps, context=None, clip_feat=None, sync_feat=None, clip_empty=None, sync_empty=None,
-                 control=None, transformer_options={}, **kwargs):
+                 reference_latent=None, control=None, transformer_options={}, **kwargs):
         clip = self._select(clip_feat, clip_empty, self.empty_clip)
         sync = self._select(sync_feat, sync_empty, self.empty_sync)
-        window, overlap = transformer_options.get(WINDOW_OPTION, DEFAULT_WINDOW)
+        window, overlap = transformer_options.get(WINDOW_OPTION, (windows.DEFAULT_WINDOW, windows.DEFAULT_OVERLAP))
         # the blocks write block_index / block_type / total_blocks into it, as core's models do: a copy per call
         forward = functools.partial(super().forward, transformer_options=dict(transformer_options))
+        if reference_latent is not None:  # core's ReferenceLatent on this conditioning (FoleyModel.extra_conds)
+            forward = reference.with_reference(forward, reference_latent, self.empty_clip, self.empty_sync)
         return windows.windowed(forward, x, timesteps, context, clip, sync, window, overlap,
                                 before_window=mm.throw_exception_if_processing_interrupted)
 
@@ -186,11 +186,24 @@ class FoleyModel(comfy.model_base.BaseModel):
         for name, grid_slice in (("clip_feat", windows.clip_slice), ("sync_feat", windows.sync_slice)):
             if kwargs.get(name) is not None:
                 conds[name] = CONDTimeAligned(kwargs[name], grid_slice)
+        # core's ReferenceLatent appends to "reference_latents"; joined (and cut) once per sampling run here.
+        # CONDRegular: a positive and a negative with equal references run as one batch, as without them
+        if kwargs.get("reference_latents"):
+            conds["reference_latent"] = comfy.conds.CONDRegular(reference.join_references(
+                [self.process_latent_in(latent) for latent in kwargs["reference_latents"]]))
         return conds
 
+    def extra_conds_shapes(self, **kwargs):
+        if not kwargs.get("reference_latents"):
+            return {}
+        frames = sum(latent.shape[-1] for latent in kwargs["reference_latents"])
+        return {"reference_latent": [1, FoleyLatentFormat.latent_channels, min(frames, reference.MAX_REFERENCE_FRAMES)]}
+
     def memory_required(self, input_shape, cond_shapes={}):
-        # the model runs on windows of the latent (FoleyWindowing), never more than MAX_WINDOW frames at once
-        return super().memory_required([*input_shape[:2], min(input_shape[2], MAX_WINDOW)], cond_shapes)
+        # the model runs on windows of the latent (FoleyWindowing), never more than MAX_WINDOW frames at once,
+        # each with the reference's frames before it
+        extra = max((shape[-1] for shape in cond_shapes.get("reference_latent", [])), default=0)
+        return super().memory_required([*input_shape[:2], min(input_shape[2], MAX_WINDOW) + extra], cond_shapes)
 
 
 class FoleyModelConfig(comfy.supported_models_base.BASE):
