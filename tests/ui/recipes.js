@@ -730,8 +730,57 @@ const candidatesToBest = {
   ],
 };
 
+// --- a reference sound -----------------------------------------------------------------------------------------
+
+const REFERENCE_SOUND = 'foley_reference_metal.flac';  // footsteps on a metal grating, 3 s (example_media/)
+
+const referenceSoundToFoley = {
+  name: 'reference_sound_to_foley',
+  thumbnail: ['reference', 'encode', 'cond', 'refpos', 'refneg', 'sampler'],
+  title: 'This sound, this video (a reference sound sets the timbre)',
+  note: [
+    '## This sound, this video',
+    'A reference recording says what the result should sound like; the video still says when. Foley VAE Encode '
+      + 'turns the recording into a latent and core **ReferenceLatent** adds it to the conditioning. In every '
+      + 'window the model hears the reference just before the window\'s own audio (kept exact, noised to each '
+      + 'step like an inpainting region, with the learned "no video" features), and that part is dropped from '
+      + 'the result, which keeps the clip\'s length.',
+    '',
+    '1. **Load Audio**: the reference (a few seconds; `foley_reference_metal.flac` is footsteps on a metal '
+      + 'grating). Only its first 4 s are used (the log says when it is cut); end it on near-silence.',
+    '2. **Load Video** and **Foley Text Encode** as in Video to Foley; describe the sound you want.',
+    '3. **Run**.',
+    '',
+    '- Chain more ReferenceLatent nodes to add more references (joined in order, 4 s in all).',
+    '- Here the reference is on both the positive and the negative: shared context, so guidance pushes toward the '
+      + 'video and the prompt. On the positive only, guidance also pushes toward the reference.',
+    '- Cost: the reference\'s frames are added to every window (4 s on a 10 s window: 700 latent frames '
+      + 'instead of 500).',
+    '',
+    '**Limits.** The model was not trained with a reference: the timbre follows it only as far as the model hears '
+      + 'it in context. How far is still to be measured with the real weights.',
+    '',
+    modelsSection(FOLEY_PARTS),
+  ].join('\n'),
+  nodes: [
+    ...videoFoleyFront({ prompt: 'a ball bouncing on a metal grating, a ringing metallic clank at every bounce',
+      source: [
+        { id: 'reference', type: 'LoadAudio', col: 1, widgets: { audio: REFERENCE_SOUND } },
+        { id: 'encode', type: 'FoleyVAEEncode', col: 1, in: { vae: 'vae', audio: 'reference' } },
+      ] }),
+    { id: 'refpos', type: 'ReferenceLatent', col: 4, title: 'ReferenceLatent (positive)',
+      in: { conditioning: 'cond.positive', latent: 'encode' } },
+    { id: 'refneg', type: 'ReferenceLatent', col: 4, title: 'ReferenceLatent (negative)',
+      in: { conditioning: 'cond.negative', latent: 'encode' } },
+    sampler(5, { in: { positive: 'refpos', negative: 'refneg' } }),
+    ...decodeMuxSave(6, 'foley/reference_sound_to_foley'),
+  ],
+  groups: videoFoleyGroups({ title: 'Video, reference', nodes: ['video', 'reference', 'encode'] },
+    { title: 'Reference in every window', nodes: ['cond', 'refpos', 'refneg', 'sampler'] }),
+};
+
 const RECIPES = [videoToFoley, hunyuan15T2vToFoley, hunyuan15I2vToFoley, hunyuanT2vToFoley, textToAudio, stockSamplers, textSteeredFoley, audioToAudio,
   longVideoToFoley, timeRangePrompts, audioInpainting, audioExtension,
-  candidatesToBest];
+  candidatesToBest, referenceSoundToFoley];
 
 module.exports = { RECIPES, MODELS, EXAMPLE_VIDEO, EXAMPLE_VIDEO_6S, EXAMPLE_IMAGE };
