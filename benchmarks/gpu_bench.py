@@ -10,7 +10,7 @@ it). Each model is built on the device only for its own stage and freed after it
 is its own (as when ComfyUI evicts the encoders while the MMDiT runs). For each stage: the median wall time
 over `repeats` timed runs after a warm-up (the device synchronised around each), the peak allocated and
 reserved device memory over the stage, and for the denoising loop the achieved TFLOP/s and the fraction of
-the GPU's dense bf16 peak; FLOPs are counted from the shapes (foley_models/flops.py, formula in the report).
+the GPU's dense bf16 peak; FLOPs are counted from the shapes (benchmarks/flops.py, formula in the report).
 
 The same denoising loop also runs through ComfyUI's sampler (the KSampler node's common_ksampler on a MODEL
 from FoleyModelConfig, ComfyUI's own loading) in a child process, so that ComfyUI's flags are its own
@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_COMFY = ROOT / ".cache" / "comfyui-0.3.75"
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.flops import sampling_flops  # noqa: E402
 from foley_models import media  # noqa: E402
-from foley_models.flops import sampling_flops  # noqa: E402
 from foley_models.mmdit import MMDIT_CONFIGS, HunyuanVideoFoley  # noqa: E402
 
 TEXT_TOKENS = 77  # CLAP features are cut to 77 tokens; the worst case (shorter prompts give fewer)
@@ -209,6 +209,17 @@ def features(config, shapes, device, seed=0):
 
 # --- stages -------------------------------------------------------------------------------------------------------
 
+def time_frame_encoder(encode, fps, image_size, seconds_list, device, repeats, generator):
+    """[(seconds, frames, times)] of encode(random uint8 frames [n, size, size, 3]) for clips of each length."""
+    results = []
+    for seconds in seconds_list:
+        n = round(seconds * fps)
+        frames = torch.randint(0, 256, (n, image_size, image_size, 3), dtype=torch.uint8, generator=generator)
+        times = timed(lambda warm: encode(frames), device, 1 if seconds > 30 else repeats, warmup=1)
+        results.append((seconds, n, times))
+    return results
+
+
 def bench_encoders(cfg, seconds_list, device, rows):
     from transformers import ClapTextConfig, ClapTextModelWithProjection, SiglipVisionConfig, SiglipVisionModel
 
@@ -227,14 +238,8 @@ def bench_encoders(cfg, seconds_list, device, rows):
             torch.manual_seed(0)
             siglip = SigLIP2Encoder(SiglipVisionModel(siglip_config).eval().requires_grad_(False),
                                     siglip_config.image_size)
-        results = []
-        for seconds in seconds_list:
-            n = round(seconds * media.SIGLIP2_FPS)
-            frames = torch.randint(0, 256, (n, siglip.image_size, siglip.image_size, 3), dtype=torch.uint8,
-                                   generator=g).numpy()
-            times = timed(lambda warm: siglip.encode_frames(frames), device,
-                          1 if seconds > 30 else repeats, warmup=1)
-            results.append((seconds, n, times))
+        results = time_frame_encoder(lambda frames: siglip.encode_frames(frames.numpy()), media.SIGLIP2_FPS,
+                                     siglip.image_size, seconds_list, device, repeats, g)
     for seconds, n, times in results:
         rows.append(stage_row("siglip2", times, memory, seconds=seconds, frames=n))
     del siglip
@@ -242,13 +247,8 @@ def bench_encoders(cfg, seconds_list, device, rows):
 
     with DeviceMemory(device) as memory:
         synchformer = build_on(Synchformer, SYNCHFORMER[size], device, torch.float32)
-        results = []
-        for seconds in seconds_list:
-            n = round(seconds * media.SYNCHFORMER_FPS)
-            frames = torch.randint(0, 256, (n, IMG_SIZE, IMG_SIZE, 3), dtype=torch.uint8, generator=g)
-            times = timed(lambda warm: synchformer.encode_frames(frames), device,
-                          1 if seconds > 30 else repeats, warmup=1)
-            results.append((seconds, n, times))
+        results = time_frame_encoder(synchformer.encode_frames, media.SYNCHFORMER_FPS, IMG_SIZE, seconds_list,
+                                     device, repeats, g)
     for seconds, n, times in results:
         rows.append(stage_row("synchformer", times, memory, seconds=seconds, frames=n))
     del synchformer
@@ -493,7 +493,7 @@ def bench_comfy(cfg, args, rows, engine_rows, peak):
 
 # --- report -------------------------------------------------------------------------------------------------------
 
-FORMULA = """FLOPs counted from the shapes (foley_models/flops.py): matrix product 2·M·N·K, convolution
+FORMULA = """FLOPs counted from the shapes (benchmarks/flops.py): matrix product 2·M·N·K, convolution
 2·outputs·(inputs per output), attention 4·Lq·Lk·head_dim per head; elementwise work not counted. B = model batch
 (2 × batch with CFG), H hidden, F = 4H, Fc conv-MLP width, L latent frames, Lv SigLIP2 frames, Lt = 77 text tokens,
 Ls Synchformer tokens, C = 128, Dt = Dc = Ds = 768:

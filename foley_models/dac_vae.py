@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .dsp import require_finite_audio
+from .dsp import mono_mix, require_finite_audio
+from .media.audio import resample_audio
 
 DAC_CONFIG = {
     "encoder_dim": 128,
@@ -30,32 +31,37 @@ def _weight_norm(weight_g, weight_v):
     return v * (weight_g.float() / v.norm(dim=tuple(range(1, v.ndim)), keepdim=True))
 
 
-class WNConv1d(nn.Module):
+class _WeightNormConv(nn.Module):
+    """A convolution whose weight is stored as the checkpoint's `weight_g` (norms) and `weight_v` (directions)."""
+
+    def __init__(self, norm_channels, weight_shape, out_channels, dtype, device):
+        super().__init__()
+        self.weight_g = nn.Parameter(torch.empty(norm_channels, 1, 1, dtype=dtype, device=device))
+        self.weight_v = nn.Parameter(torch.empty(*weight_shape, dtype=dtype, device=device))
+        self.bias = nn.Parameter(torch.empty(out_channels, dtype=dtype, device=device))
+
+    def weight_and_bias(self, x):
+        return _weight_norm(self.weight_g, self.weight_v).to(x.dtype), self.bias.to(x.dtype)
+
+
+class WNConv1d(_WeightNormConv):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  dtype=None, device=None):
-        super().__init__()
+        super().__init__(out_channels, (out_channels, in_channels, kernel_size), out_channels, dtype, device)
         self.stride, self.padding, self.dilation = stride, padding, dilation
-        self.weight_g = nn.Parameter(torch.empty(out_channels, 1, 1, dtype=dtype, device=device))
-        self.weight_v = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, dtype=dtype, device=device))
-        self.bias = nn.Parameter(torch.empty(out_channels, dtype=dtype, device=device))
 
     def forward(self, x):
-        weight = _weight_norm(self.weight_g, self.weight_v).to(x.dtype)
-        return F.conv1d(x, weight, self.bias.to(x.dtype), self.stride, self.padding, self.dilation)
+        return F.conv1d(x, *self.weight_and_bias(x), self.stride, self.padding, self.dilation)
 
 
-class WNConvTranspose1d(nn.Module):
+class WNConvTranspose1d(_WeightNormConv):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, output_padding,
                  dtype=None, device=None):
-        super().__init__()
+        super().__init__(in_channels, (in_channels, out_channels, kernel_size), out_channels, dtype, device)
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
-        self.weight_g = nn.Parameter(torch.empty(in_channels, 1, 1, dtype=dtype, device=device))
-        self.weight_v = nn.Parameter(torch.empty(in_channels, out_channels, kernel_size, dtype=dtype, device=device))
-        self.bias = nn.Parameter(torch.empty(out_channels, dtype=dtype, device=device))
 
     def forward(self, x):
-        weight = _weight_norm(self.weight_g, self.weight_v).to(x.dtype)
-        return F.conv_transpose1d(x, weight, self.bias.to(x.dtype), self.stride, self.padding, self.output_padding)
+        return F.conv_transpose1d(x, *self.weight_and_bias(x), self.stride, self.padding, self.output_padding)
 
 
 class Snake1d(nn.Module):
@@ -187,6 +193,20 @@ class DacVAE(nn.Module):
         pieces = _chunked(lambda w: torch.cat(self.encode(w), dim=1), wav, wav.shape[-1] // self.hop_length, chunk,
                           context, 1, self.hop_length)
         return pieces.chunk(2, dim=1)
+
+    def encode_audio(self, waveform, sample_rate, what="DAC VAE encode"):
+        """Audio [B, C, N] (any channels, any rate) -> latent [B, latent_dim, L], the posterior mean of its mono
+        mix at the model's rate; `what` names the caller in the error about non-finite samples."""
+        if waveform.ndim != 3:
+            raise ValueError(f"{what}: expected audio [batch, channels, samples], got shape {list(waveform.shape)}")
+        if waveform.shape[-1] == 0:
+            raise ValueError(f"{what}: the audio has 0 samples")
+        mono = torch.stack([mono_mix(item) for item in require_finite_audio(waveform, what)])
+        if sample_rate != self.sample_rate:
+            mono = torch.stack([resample_audio(m[None], sample_rate, self.sample_rate)[0] for m in mono])
+        with torch.inference_mode():
+            mean, _ = self.encode_chunked(mono[:, None].to(next(self.parameters()).device))
+        return mean
 
 
 def _chunked(run, x, length, chunk, context, out_per_frame, in_per_frame):

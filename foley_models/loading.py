@@ -173,15 +173,19 @@ def check_state_dict(module, state_dict, path, what):
     return {k: state_dict[k] for k in expected}
 
 
-def default_dtype(state_dict, fallback=torch.float32):
-    """The float dtype a model stored like this computes in: the storage dtype, fp8 upcast to bf16."""
+def default_dtype(state_dict, kind="mmdit"):
+    """The float dtype a model of `kind` stored like this computes in when none is asked for: the MMDiT its
+    storage dtype (fp8 upcast to bf16); the DAC VAE and the Synchformer fp32 whatever the storage, as the
+    official decode, features and sync score are computed."""
+    if kind != "mmdit":
+        return torch.float32
     dtypes = {v.dtype for v in state_dict.values() if v.is_floating_point()}
     if any(d in FP8_DTYPES for d in dtypes):
         return torch.bfloat16
     for d in (torch.float32, torch.bfloat16, torch.float16):
         if d in dtypes:
             return d
-    return fallback
+    return torch.float32
 
 
 def _materialise(model, state_dict, device, dtype):
@@ -197,66 +201,66 @@ def _build(cls, config, device, dtype, operations=None):
     return cls(**kwargs)
 
 
-def load_mmdit(path, device="cpu", dtype=None, operations=None):
-    """The MMDiT (XXL, XL or any other size, inferred from the tensors) with the file's weights."""
-    state_dict, _ = read_checkpoint(path)
-    state_dict = expect_checkpoint(state_dict, "mmdit", path)
-    config = mmdit_config_from_state_dict(state_dict)
-    dtype = dtype or default_dtype(state_dict)
-    model = _build(HunyuanVideoFoley, config, "meta", dtype, operations)
-    state_dict = check_state_dict(model, state_dict, path, "the HunyuanVideo-Foley MMDiT")
-    model = _materialise(model, state_dict, device, dtype)
+def read_model_state(path, kind, cls, what, config_of, adapt_keys=None):
+    """(config, state dict) of the `kind` checkpoint at `path`, the one sequence of every loader: the file read
+    without executing code, known key prefixes stripped (then `adapt_keys` applied), the constructor arguments
+    from config_of(state_dict, metadata), and every key of cls(**config) required with its shape."""
+    state_dict, metadata = read_checkpoint(path)
+    state_dict = expect_checkpoint(state_dict, kind, path)
+    if adapt_keys is not None:
+        state_dict = adapt_keys(state_dict)
+    config = config_of(state_dict, metadata)
+    return config, check_state_dict(cls(**config, device="meta"), state_dict, path, what)
+
+
+def _load(path, kind, cls, what, config_of, device, dtype, operations=None):
+    config, state_dict = read_model_state(path, kind, cls, what, config_of)
+    dtype = dtype or default_dtype(state_dict, kind)
+    model = _materialise(_build(cls, config, "meta", dtype, operations), state_dict, device, dtype)
     model.config = config
     return model
+
+
+def load_mmdit(path, device="cpu", dtype=None, operations=None):
+    """The MMDiT (XXL, XL or any other size, inferred from the tensors) with the file's weights."""
+    return _load(path, "mmdit", HunyuanVideoFoley, "the HunyuanVideo-Foley MMDiT",
+                 lambda state_dict, _: mmdit_config_from_state_dict(state_dict), device, dtype, operations)
+
+
+def _dac_config(state_dict, metadata):
+    """From the file's metadata when present, else from the shapes."""
+    kwargs = metadata.get("kwargs")
+    if kwargs is None and "dac_kwargs" in metadata:
+        kwargs = json.loads(metadata["dac_kwargs"])
+    return dac_config_from_metadata(kwargs) if kwargs else dac_config_from_state_dict(state_dict)
 
 
 def load_dac_vae(path, device="cpu", dtype=None):
     """The DAC VAE; constructor arguments from the file's metadata when present, else from shapes."""
-    state_dict, metadata = read_checkpoint(path)
-    state_dict = expect_checkpoint(state_dict, "dac_vae", path)
-    kwargs = metadata.get("kwargs")
-    if kwargs is None and "dac_kwargs" in metadata:
-        kwargs = json.loads(metadata["dac_kwargs"])
-    config = dac_config_from_metadata(kwargs) if kwargs else dac_config_from_state_dict(state_dict)
-    dtype = dtype or torch.float32  # the official decode runs in fp32 whatever the storage
-    model = _build(DacVAE, config, "meta", dtype)
-    state_dict = check_state_dict(model, state_dict, path, "the DAC VAE")
-    model = _materialise(model, state_dict, device, dtype)
-    model.config = config
-    return model
+    return _load(path, "dac_vae", DacVAE, "the DAC VAE", _dac_config, device, dtype)
 
 
 def load_synchformer(path, device="cpu", dtype=None, num_heads=12):
     """The Synchformer visual branch; the audio branch and sync classifier in the file are skipped."""
-    state_dict, _ = read_checkpoint(path)
-    state_dict = expect_checkpoint(state_dict, "synchformer", path)
-    config = dict(synchformer_config_from_state_dict(state_dict), num_heads=num_heads)
-    dtype = dtype or torch.float32  # official weights are fp32; fp16 only through autocast
-    model = _build(Synchformer, config, "meta", dtype)
-    state_dict = check_state_dict(model, state_dict, path, "the Synchformer visual branch")
-    model = _materialise(model, state_dict, device, dtype)
-    model.config = config
-    return model
+    def config_of(state_dict, _):
+        return dict(synchformer_config_from_state_dict(state_dict), num_heads=num_heads)
+
+    return _load(path, "synchformer", Synchformer, "the Synchformer visual branch", config_of, device, dtype)
 
 
 def load_sync_scorer(path, device="cpu", dtype=None, visual_heads=12, audio_heads=12, sync_heads=8):
     """The whole Synchformer (visual and audio branches, offset classifier) for the A/V sync score; sizes
     inferred from the tensors, head counts given (12, 12 and 8 in the official file)."""
-    state_dict, _ = read_checkpoint(path)
-    state_dict = expect_checkpoint(state_dict, "synchformer", path)
-    try:
-        config = sync_scorer_config_from_state_dict(state_dict)
-    except ValueError as e:
-        raise CheckpointError(f"{path}: {e}. Use the official synchformer_state_dict.pth (all 513 tensors); a "
-                              f"file holding only the visual branch serves the generation pipeline but not the "
-                              f"sync score.") from e
-    config = dict(config, num_heads=visual_heads, audio_heads=audio_heads, sync_heads=sync_heads)
-    dtype = dtype or torch.float32  # the reference score runs in fp32
-    model = _build(SyncScorer, config, "meta", dtype)
-    state_dict = check_state_dict(model, state_dict, path, "the Synchformer sync scorer")
-    model = _materialise(model, state_dict, device, dtype)
-    model.config = config
-    return model
+    def config_of(state_dict, _):
+        try:
+            config = sync_scorer_config_from_state_dict(state_dict)
+        except ValueError as e:
+            raise CheckpointError(f"{path}: {e}. Use the official synchformer_state_dict.pth (all 513 tensors); a "
+                                  f"file holding only the visual branch serves the generation pipeline but not the "
+                                  f"sync score.") from e
+        return dict(config, num_heads=visual_heads, audio_heads=audio_heads, sync_heads=sync_heads)
+
+    return _load(path, "synchformer", SyncScorer, "the Synchformer sync scorer", config_of, device, dtype)
 
 
 def build_sync_scorer(device="meta", dtype=None):

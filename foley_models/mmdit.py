@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import sdpa
+from .checkpoint_keys import block_count
 from .synchformer import TEMPORAL_TOKENS
 from .mmdit_layers import (
     MLP,
@@ -375,17 +376,14 @@ def mmdit_config_from_state_dict(sd):
                 return sd[key]
         raise ValueError(f"not a HunyuanVideo-Foley MMDiT state dict: missing {' or '.join(map(repr, keys))}")
 
-    def depth(prefix):
-        return 1 + max((int(k.split(".")[1]) for k in sd if k.startswith(prefix)), default=-1)
-
     hidden_size, latent_channels = need("audio_embedder.proj.weight").shape[:2]
     head_dim = need("triple_blocks.0.audio_self_q_norm.weight", "single_blocks.0.q_norm.weight").shape[0]
     fc1 = sd.get("triple_blocks.0.audio_mlp.fc1.weight")
     return dict(
         hidden_size=hidden_size,
         num_heads=hidden_size // head_dim,
-        depth_triple=depth("triple_blocks."),
-        depth_single=depth("single_blocks."),
+        depth_triple=block_count(sd, "triple_blocks."),
+        depth_single=block_count(sd, "single_blocks."),
         mlp_ratio=fc1.shape[0] / hidden_size if fc1 is not None else 4.0,
         latent_channels=latent_channels,
         text_dim=need("cond_in.linear_1.weight").shape[1],

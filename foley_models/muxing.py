@@ -13,8 +13,8 @@ import av
 import numpy as np
 
 from .dsp import require_finite_audio
-from .media import (_as_channels_first, _check_rate, _frames_from, _layout, _open_input, _source_name, _upright,
-                    _video_stream)
+from .media.audio import as_channels_first, channel_layout, check_sample_rate
+from .media.video import decoded_frames_from, first_video_stream, open_input, source_name, upright
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ class _PlacedAudio:
 
     def __init__(self, waveform, sample_rate, audio_start, mono_to_stereo):
         # AAC refuses NaN with a codec error, FLAC and PCM would write garbage
-        self.wave = require_finite_audio(_as_channels_first(waveform), "muxing the audio into the video")
-        _check_rate(sample_rate)
+        self.wave = require_finite_audio(as_channels_first(waveform), "muxing the audio into the video")
+        check_sample_rate(sample_rate)
         if audio_start < 0:
             raise ValueError(f"audio_start must be >= 0, got {audio_start!r}")
         self.lead = round(audio_start * sample_rate)
@@ -65,14 +65,14 @@ class _PlacedAudio:
 
 
 def _audio_packets(out, codec, track, sample_rate, bitrate):
-    stream = out.add_stream(AUDIO_CODECS[codec], rate=sample_rate, layout=_layout(track.channels))
+    stream = out.add_stream(AUDIO_CODECS[codec], rate=sample_rate, layout=channel_layout(track.channels))
     if codec == "aac":
         stream.bit_rate = bitrate
     ctx = stream.codec_context
     resampler = av.AudioResampler(format=ctx.format, layout=ctx.layout, rate=sample_rate)
     packets = []  # compressed: small next to the samples
     for start, chunk in track.chunks():
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=_layout(track.channels))
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=channel_layout(track.channels))
         frame.sample_rate, frame.pts = sample_rate, start
         packets += [p for f in resampler.resample(frame) for p in stream.encode(f)]
     packets += [p for f in resampler.resample(None) for p in stream.encode(f)]
@@ -130,14 +130,14 @@ def _window_frames(source, name, window):
     """Decoded RGB frames (upright) of the video whose timestamps lie in [start, end), the end
     excluded as core Trim Video excludes it; decoding starts at the keyframe before `start`."""
     start, end = window
-    with _frames_from(source, name, max(start, 0.0)) as (_, frames):
+    with decoded_frames_from(source, name, max(start, 0.0)) as (_, frames):
         for frame in frames:
             t = frame.time
             if t is not None and t < start - 1e-6:
                 continue
             if t is not None and t >= end - 1e-6:
                 break
-            yield _upright(frame.to_ndarray(format="rgb24"), frame.rotation)
+            yield upright(frame.to_ndarray(format="rgb24"), frame.rotation)
 
 
 def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="aac", bitrate=192000,
@@ -153,9 +153,9 @@ def mux_audio_into_video(video_source, waveform, sample_rate, out_path, codec="a
     out_path = os.fspath(out_path)
     _check_output(out_path, codec)
     track = _PlacedAudio(waveform, sample_rate, audio_start, mono_to_stereo)
-    name = _source_name(video_source)
-    with _open_input(video_source, name) as src:
-        in_video = _video_stream(src, name)
+    name = source_name(video_source)
+    with open_input(video_source, name) as src:
+        in_video = first_video_stream(src, name)
         in_codec = in_video.codec_context.name
         rate = in_video.average_rate or in_video.guessed_rate or Fraction(25)
         copy = window is None and (not out_path.lower().endswith((".mp4", ".m4v")) or in_codec in MP4_VIDEO_CODECS)

@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import attention
+from .checkpoint_keys import block_count
 from .dsp import mel_power_spectrogram, mono_mix, require_finite_audio, resample_prefix
 from .media import SYNCHFORMER_FPS
 from .synchformer import (SEGMENT_FRAMES, SEGMENT_STEP, TEMPORAL_TOKENS, SpatialAggregation, Synchformer,
@@ -87,7 +88,9 @@ class _Dense(nn.Module):
         self.dense = operations.Linear(dim_in, dim_out, bias=True, dtype=dtype, device=device)
 
 
-class _ASTSelfAttention(nn.Module):
+class _MultiHeadAttention(nn.Module):
+    """query / key / value projections and multi-head attention over them, heads merged again."""
+
     def __init__(self, dim, heads, dtype, device, operations):
         super().__init__()
         self.heads = heads
@@ -95,23 +98,24 @@ class _ASTSelfAttention(nn.Module):
         self.key = operations.Linear(dim, dim, bias=True, dtype=dtype, device=device)
         self.value = operations.Linear(dim, dim, bias=True, dtype=dtype, device=device)
 
+    def attend(self, x):
+        batch, length, dim = x.shape
+
+        def split(proj):
+            return proj(x).view(batch, length, self.heads, dim // self.heads).transpose(1, 2)
+
+        out = attention(split(self.query), split(self.key), split(self.value))
+        return out.transpose(1, 2).reshape(batch, length, dim)
+
 
 class _ASTAttention(nn.Module):
     def __init__(self, dim, heads, dtype, device, operations):
         super().__init__()
-        self.attention = _ASTSelfAttention(dim, heads, dtype, device, operations)
+        self.attention = _MultiHeadAttention(dim, heads, dtype, device, operations)
         self.output = _Dense(dim, dim, dtype, device, operations)
 
     def forward(self, x):
-        batch, length, dim = x.shape
-        heads = self.attention.heads
-
-        def split(proj):
-            return proj(x).view(batch, length, heads, dim // heads).transpose(1, 2)
-
-        a = self.attention
-        out = attention(split(a.query), split(a.key), split(a.value))
-        return self.output.dense(out.transpose(1, 2).reshape(batch, length, dim))
+        return self.output.dense(self.attention.attend(x))
 
 
 class ASTLayer(nn.Module):
@@ -195,23 +199,13 @@ class AudioFeatureExtractor(nn.Module):
             batch, TIME_PATCHES, dim)
 
 
-class _SelfAttention(nn.Module):
+class _SelfAttention(_MultiHeadAttention):
     def __init__(self, dim, heads, dtype, device, operations):
-        super().__init__()
-        self.heads = heads
-        self.query = operations.Linear(dim, dim, bias=True, dtype=dtype, device=device)
-        self.key = operations.Linear(dim, dim, bias=True, dtype=dtype, device=device)
-        self.value = operations.Linear(dim, dim, bias=True, dtype=dtype, device=device)
+        super().__init__(dim, heads, dtype, device, operations)
         self.proj = operations.Linear(dim, dim, bias=True, dtype=dtype, device=device)
 
     def forward(self, x):
-        batch, length, dim = x.shape
-
-        def split(proj):
-            return proj(x).view(batch, length, self.heads, dim // self.heads).transpose(1, 2)
-
-        out = attention(split(self.query), split(self.key), split(self.value))
-        return self.proj(out.transpose(1, 2).reshape(batch, length, dim))
+        return self.proj(self.attend(x))
 
 
 class _Block(nn.Module):
@@ -369,10 +363,6 @@ class SyncScorer(Synchformer):
         return {"desync": desync, "offsets": offsets, "logits": logits, "classes": classes, "windows": windows}
 
 
-def _count(sd, prefix):
-    return 1 + max(int(k[len(prefix):].split(".")[0]) for k in sd if k.startswith(prefix))
-
-
 def sync_scorer_config_from_state_dict(sd):
     """Constructor kwargs of SyncScorer inferred from a full Synchformer state dict (official key names).
     Head counts are not visible in any shape: pass num_heads, audio_heads and sync_heads separately
@@ -390,10 +380,10 @@ def sync_scorer_config_from_state_dict(sd):
     audio_dim = sd[a + "ast.embeddings.cls_token"].shape[-1]
     return dict(config,
                 audio_dim=audio_dim,
-                audio_depth=_count(sd, a + "ast.encoder.layer."),
+                audio_depth=block_count(sd, a + "ast.encoder.layer."),
                 audio_mlp=sd[a + "ast.encoder.layer.0.intermediate.dense.weight"].shape[0],
                 audio_agg_mlp=sd[a + "freq_attn_agg.linear1.weight"].shape[0],
                 sync_dim=sd[t + "OFF_tok"].shape[-1],
-                sync_depth=_count(sd, t + "blocks."),
+                sync_depth=block_count(sd, t + "blocks."),
                 sync_mlp=sd[t + "blocks.0.mlp.0.weight"].shape[0],
                 num_classes=sd[t + "off_head.weight"].shape[0])

@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import sdpa
+from .checkpoint_keys import block_count
 
 IMG_SIZE = 224
 PATCH_SIZE = 16
@@ -273,6 +274,5 @@ def synchformer_config_from_state_dict(sd):
         if key not in sd:
             raise ValueError(f"not a Synchformer state dict: missing key {key!r}")
     embed_dim = sd[prefix + "cls_token"].shape[-1]
-    depth = 1 + max(int(k[len(prefix + "blocks."):].split(".")[0]) for k in sd if k.startswith(prefix + "blocks."))
     mlp_ratio = sd[prefix + "blocks.0.mlp.fc1.weight"].shape[0] / embed_dim
-    return {"embed_dim": embed_dim, "depth": depth, "mlp_ratio": mlp_ratio}
+    return {"embed_dim": embed_dim, "depth": block_count(sd, prefix + "blocks."), "mlp_ratio": mlp_ratio}

@@ -9,8 +9,7 @@ import torch
 import folder_paths
 from comfy_api.latest import InputImpl, io
 
-from ..foley_models import media, muxing
-from ..foley_models.dsp import require_finite_audio
+from ..foley_models import muxing
 from .comfy_model import loaded
 from .video_input import file_window
 from .vocabulary import CATEGORY, START_TIME, FoleyVAE, with_start_time
@@ -55,16 +54,7 @@ class FoleyVAEEncode(io.ComfyNode):
 
 def encode_audio(model, audio):
     """AUDIO (any rate and channels) -> latent [B, 128, L] (posterior mean) of its mono mix at 48 kHz."""
-    waveform, rate = audio["waveform"], audio["sample_rate"]
-    if waveform.shape[-1] == 0:
-        raise ValueError("the audio has 0 samples")
-    mono = require_finite_audio(waveform.float(), "FoleyVAEEncode").mean(dim=1)
-    if rate != model.sample_rate:
-        mono = torch.stack([media.resample_audio(m[None], rate, model.sample_rate)[0] for m in mono])
-    device = next(model.parameters()).device
-    with torch.inference_mode():
-        mean, _ = model.encode_chunked(mono[:, None].to(device))
-    return mean.float().cpu()
+    return model.encode_audio(audio["waveform"], audio["sample_rate"], "FoleyVAEEncode").float().cpu()
 
 
 VIDEO_RANGES = ["whole video", "audio window only"]

@@ -231,11 +231,10 @@ class FoleyModelConfig(comfy.supported_models_base.BASE):
 
 def load_foley_model(path, weight_dtype="default"):
     """The MMDiT file as a ModelPatcher; XXL/XL/other sizes from the tensors, layers from comfy.ops."""
-    state_dict, _ = read_checkpoint(path)
-    state_dict = to_official_keys(expect_checkpoint(state_dict, "mmdit", path))
-    config = mmdit_config_from_state_dict(state_dict)
-    state_dict = check_state_dict(HunyuanVideoFoley(**config, device="meta"), state_dict, path,
-                                  "the HunyuanVideo-Foley MMDiT")
+    from ..foley_models.loading import read_model_state
+
+    config, state_dict = read_model_state(path, "mmdit", HunyuanVideoFoley, "the HunyuanVideo-Foley MMDiT",
+                                          lambda sd, _: mmdit_config_from_state_dict(sd), to_official_keys)
     load_device, offload_device = mm.get_torch_device(), mm.unet_offload_device()
     stored = next(v.dtype for v in state_dict.values() if v.is_floating_point())
     params = sum(v.numel() for v in state_dict.values())

@@ -3,7 +3,6 @@ import os
 import uuid
 
 import numpy as np
-import torch
 from PIL import Image
 
 import folder_paths
@@ -11,6 +10,8 @@ from comfy_api.latest import io
 
 from ..foley_models import load_clap_scorer, load_sync_scorer, media, muxing
 from ..foley_models.clap import CLAP_HUB_ID
+from ..foley_models.ranking import (best_first, candidates_table, require_score_length, score_candidates,
+                                    spectrogram_image)
 from ..foley_models.synchformer import resize_crop_frame
 from . import model_files as files
 from .comfy_model import encoder_patcher, loaded
@@ -18,9 +19,6 @@ from .encode import encode_clip
 from .loaders import file_problem, folder_problem
 from .video_input import file_window
 from .vocabulary import CATEGORY, START_TIME, FoleyScorer, FoleyScores, with_start_time
-
-MIN_SCORE_SECONDS = 4.8  # DeSync compares the first and the last 14 Synchformer segments (spec §8)
-
 
 class FoleyLoadSyncScorer(io.ComfyNode):
     @classmethod
@@ -56,13 +54,6 @@ class FoleyLoadSyncScorer(io.ComfyNode):
         return io.NodeOutput({"sync": encoder_patcher(sync), "clap": encoder_patcher(text_audio)})
 
 
-def _table(candidates):
-    rows = ["#  DeSync  offset    CLAP"]
-    rows += [f"{c['index']:<2} {c['desync']:6.2f}  {c['offset']:+5.2f} s  "
-             + ("  -  " if c["clap"] is None else f"{c['clap']:5.3f}") for c in candidates]
-    return "\n".join(rows)
-
-
 class FoleyScore(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -91,47 +82,15 @@ class FoleyScore(io.ComfyNode):
     def execute(cls, scorer, audio, prompt, video=None, images=None, fps=24.0):
         waveform, rate = audio["waveform"], audio["sample_rate"]
         start, seconds = float(audio.get(START_TIME, 0.0)), waveform.shape[-1] / rate
-        if seconds < MIN_SCORE_SECONDS:
-            raise ValueError(f"the audio is {seconds:.2f} s long; DeSync needs at least {MIN_SCORE_SECONDS} s "
-                             f"(it compares the first and the last 4.8 s of the clip)")
+        require_score_length(seconds)  # before the video is decoded
         frames, _ = encode_clip(lambda chunks: np.concatenate(list(chunks)), media.SYNCHFORMER_FPS,
                                 resize_crop_frame, video, images, fps, start, seconds)
-        frames = frames[: int(seconds * media.SYNCHFORMER_FPS)]  # the common length of video and audio
-        if len(frames) < MIN_SCORE_SECONDS * media.SYNCHFORMER_FPS:
-            raise ValueError(f"the video gives {len(frames) / media.SYNCHFORMER_FPS:.2f} s from {start:g} s; DeSync "
-                             f"needs at least {MIN_SCORE_SECONDS} s of video and audio")
-        sync = loaded(scorer["sync"])
         text_audio = loaded(scorer["clap"]) if prompt.strip() else None
-        candidates, video_windows = [], {}  # the video is encoded once for all candidates
-        frames = torch.from_numpy(frames)
-        for index, item in enumerate(waveform.float()):
-            mono = item.mean(dim=0)
-            result = sync.desync(frames, mono, rate, visual_cache=video_windows)
-            candidates.append({
-                "index": index, "desync": float(result["desync"]), "offset": float(result["offsets"].mean()),
-                "offsets": [float(o) for o in result["offsets"]],
-                "clap": float(text_audio.score(prompt, mono, rate)) if text_audio is not None else None,
-            })
-        table = _table(candidates)
+        candidates = score_candidates(loaded(scorer["sync"]), frames, waveform, rate, prompt, text_audio)
+        table = candidates_table(candidates)
         scores = {"candidates": candidates, START_TIME: start, "seconds": seconds, "prompt": prompt}
         # the candidates' numbers also go to the history entry, where foley_batch.py reports them
         return io.NodeOutput(scores, table, ui={"text": [table], "foley_scores": candidates})
-
-
-def ranking(candidates):
-    """Best first: the lowest DeSync (sync is what the model is for), then the highest CLAP score."""
-    return sorted(candidates, key=lambda c: (round(c["desync"], 6), -(c["clap"] if c["clap"] is not None else -2)))
-
-
-def _spectrogram_png(wave, rate, path, width=1200, height=72):
-    """A log-magnitude spectrogram strip (0-12 kHz, low at the bottom) as an image of `width` columns."""
-    hop = max(1, wave.shape[-1] // width)
-    spec = torch.stft(wave, n_fft=1024, hop_length=hop, window=torch.hann_window(1024), return_complex=True).abs()
-    spec = spec[: 1024 * 12000 // rate].clamp_min(1e-5).log10()
-    spec = torch.nn.functional.interpolate(spec[None, None], size=(height, width), mode="area")[0, 0]
-    level = ((spec - spec.max() + 4).clamp(0, 4) / 4).flip(0).numpy()
-    rgb = np.stack([level ** 0.5, level, 0.35 + 0.5 * level], axis=-1)  # dark blue to pale yellow
-    Image.fromarray((rgb * 255).astype(np.uint8)).save(path)
 
 
 def _temp_file(suffix):
@@ -212,7 +171,7 @@ class FoleySelectBest(io.ComfyNode):
             raise ValueError(f"{len(candidates)} scores for {waveform.shape[0]} audios: score this audio batch")
         if choice >= waveform.shape[0]:
             raise ValueError(f"choice {choice} but there are {waveform.shape[0]} candidates (0-{waveform.shape[0] - 1})")
-        best = ranking(candidates)[0]["index"]
+        best = best_first(candidates)[0]["index"]
         index = best if choice < 0 else choice
         hidden = getattr(cls, "hidden", None)
         view = {"start_time": scores[START_TIME], "seconds": waveform.shape[-1] / rate, "best": best,
@@ -222,7 +181,7 @@ class FoleySelectBest(io.ComfyNode):
             audio_name, audio_path = _temp_file(".flac")
             media.write_audio(audio_path, item, rate)
             image_name, image_path = _temp_file(".png")
-            _spectrogram_png(item.mean(dim=0), rate, image_path)
+            Image.fromarray(spectrogram_image(item, rate)).save(image_path)
             view["candidates"].append({**candidate, "audio": _preview(audio_name), "spectrogram": _preview(image_name)})
         if video is not None:
             view["video"] = _preview(_playable_copy(video))

@@ -144,3 +144,14 @@ def test_non_finite_audio_is_refused_with_a_count(model, bad):
     wav[0, 0, 1000:1010] = bad  # ten bad samples: without the check one NaN spreads through every convolution
     with pytest.raises(ValueError, match=r"10 non-finite samples \(NaN or infinity\) of 96000, the first at sample 1000"):
         model.encode(wav)
+
+
+def test_encode_audio_takes_the_channel_mean_at_any_rate(model, io):
+    mono = io["waveform"]  # [B, 1, N] at 48 kHz, with the official posterior mean in the fixture
+    side = torch.linspace(-0.25, 0.25, mono.shape[-1])
+    stereo = torch.cat([mono + side, mono - side], dim=1)  # the channel mean is the fixture's waveform
+    assert_close("posterior_mean", model.encode_audio(stereo, 48000), io["posterior_mean"])
+    half_rate = stereo[..., ::2]  # 24 kHz: resampled to 48 kHz first, so twice the samples, twice the frames
+    assert model.encode_audio(half_rate, 24000).shape[-1] == -(-2 * half_rate.shape[-1] // 960)
+    with pytest.raises(ValueError, match=r"expected audio \[batch, channels, samples\]"):
+        model.encode_audio(mono[0], 48000)

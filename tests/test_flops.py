@@ -1,4 +1,4 @@
-"""The analytic FLOP count of the MMDiT (foley_models/flops.py, used by benchmarks/gpu_bench.py) equals PyTorch's
+"""The analytic FLOP count of the MMDiT (benchmarks/flops.py, used by gpu_bench.py there) equals PyTorch's
 own count of a forward."""
 import math
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.flops import mmdit_forward_flops, sampling_flops
 from foley_models import attention
-from foley_models.flops import mmdit_forward_flops, sampling_flops
 from foley_models.mmdit import HunyuanVideoFoley
 from foley_models.windows import WindowedMMDiT, window_spans
 

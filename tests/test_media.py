@@ -207,12 +207,12 @@ def test_cover_art_is_not_video(tmp_path):
     assert video_info(clip)["width"] == 64
     assert np.array_equal(read_video_frames(clip).frames[25], decode_reference(clip)[1][25])
     # the mp4 muxer stores cover art after the video; a demuxer may list it first
-    from foley_models.media import _video_stream
+    from foley_models.media import first_video_stream
 
     with av.open(str(clip)) as c:
         cover_first = SimpleNamespace(streams=SimpleNamespace(video=sorted(c.streams.video, key=lambda s: -s.index)))
         assert cover_first.streams.video[0].codec_context.name == "mjpeg"
-        assert _video_stream(cover_first, "clip").codec_context.name == "h264"
+        assert first_video_stream(cover_first, "clip").codec_context.name == "h264"
 
 
 def test_unreadable_files_say_why(tmp_path):
@@ -365,3 +365,9 @@ def test_load_and_resample_audio(tmp_path):
     assert spectrum.argmax(dim=-1).tolist() == [1000, 3000]
     assert out.abs().max().item() == pytest.approx(0.5, abs=0.02)
     assert resample_audio(src, 44100, 44100).shape == src.shape
+
+
+def test_a_duration_past_the_official_cap_is_cut_to_15_s():
+    # frames at t = i / 25 up to and including t = 15.0 s: 376, however long the duration asked for
+    assert len(image_sequence_indices(500, 25, 25, duration=20.0)) == 15 * 25 + 1
+    assert len(image_sequence_indices(500, 25, 25, duration=20.0, max_seconds=float("inf"))) == 500

@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 from fixture_utils import FIXTURES
 from graph import node, pack_module
 from foley_models.loading import load_sync_scorer
+from foley_models.ranking import best_first
 
 SCORE_SET = FIXTURES / "syncscore_tiny"
 
@@ -46,14 +47,21 @@ def test_the_fixture_clip_scored_through_foley_score_gives_the_fixtures_desync(c
 
 def test_a_batch_is_scored_per_candidate_and_the_best_is_picked(comfyui, fixture_scorer, fixture_clip):
     images, audio = fixture_clip
-    # the tiny random classifier hears these two differently: the clip itself (DeSync 0.3) and it at a tenth
-    # of its level (0.6); whatever the model, each item must get its own score
+    expected = load_file(SCORE_SET / "output.safetensors")
+    # the clip itself, whose scores the fixture holds, and the clip at a tenth of its level, which the tiny
+    # random classifier hears differently: each item must get the score it gets alone
     batch = {"waveform": torch.stack([audio * 0.1, audio])[:, None], "sample_rate": 48000, "start_time": 0.0}
     scores, _ = node(comfyui, "FoleyScore", scorer=fixture_scorer, audio=batch, prompt="a chirp", images=images,
                      fps=25.0)
     quiet, clip = scores["candidates"]
-    assert clip["desync"] == pytest.approx(0.3, abs=1e-6) and quiet["desync"] == pytest.approx(0.6, abs=1e-6)
-    assert quiet["offsets"] == pytest.approx([0.6, 0.6], abs=1e-6) and clip["offsets"] == pytest.approx([0.6, 0.0])
+    assert clip["desync"] == pytest.approx(float(expected["desync"]), abs=1e-7)
+    assert clip["offsets"] == pytest.approx(expected["pred_offset_s"].tolist(), abs=1e-7)
+    quiet_alone, _ = node(comfyui, "FoleyScore", scorer=fixture_scorer, prompt="a chirp", images=images, fps=25.0,
+                          audio={**batch, "waveform": batch["waveform"][:1]})
+    (alone,) = quiet_alone["candidates"]
+    assert quiet["desync"] == pytest.approx(alone["desync"], abs=1e-7) and quiet["offsets"] == alone["offsets"]
+    assert quiet["clap"] == pytest.approx(alone["clap"], abs=1e-6)
+    assert quiet["desync"] > clip["desync"]  # the two differ, so a batch scored as one item would fail here
     assert all(-1 <= c["clap"] <= 1 for c in (quiet, clip))
     audio_out, index = node(comfyui, "FoleySelectBest", audio=batch, scores=scores, choice=-1)
     assert index == 1 and torch.equal(audio_out["waveform"][0], batch["waveform"][1])  # the lower DeSync
@@ -61,11 +69,10 @@ def test_a_batch_is_scored_per_candidate_and_the_best_is_picked(comfyui, fixture
     assert index == 0 and torch.equal(audio_out["waveform"][0], batch["waveform"][0])  # the one clicked
 
 
-def test_ties_in_desync_are_broken_by_clap(comfyui):
-    ranking = pack_module(comfyui, "nodes.scoring").ranking
+def test_ties_in_desync_are_broken_by_clap():
     candidates = [{"index": 0, "desync": 0.2, "clap": 0.1}, {"index": 1, "desync": 0.2, "clap": 0.4},
                   {"index": 2, "desync": 0.6, "clap": 0.9}, {"index": 3, "desync": 0.0, "clap": None}]
-    assert [c["index"] for c in ranking(candidates)] == [3, 1, 0, 2]
+    assert [c["index"] for c in best_first(candidates)] == [3, 1, 0, 2]
 
 
 def test_a_clip_shorter_than_4_8_s_cannot_be_scored(comfyui, fixture_scorer, fixture_clip):

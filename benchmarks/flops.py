@@ -20,8 +20,8 @@ XXL (H 1536, 18 + 36 blocks), 10 s (L 500, Lv 80, Lt 77, Ls 240), batch 1, CFG, 
 """
 import math
 
-from .mmdit import MMDIT_CONFIGS
-from .windows import clip_slice, sync_slice, window_spans
+from foley_models.mmdit import MMDIT_CONFIGS
+from foley_models.windows import clip_slice, sync_slice, window_spans
 
 
 def _widths(config):
