@@ -238,7 +238,8 @@ def bench_encoders(cfg, seconds_list, device, rows):
             torch.manual_seed(0)
             siglip = SigLIP2Encoder(SiglipVisionModel(siglip_config).eval().requires_grad_(False),
                                     siglip_config.image_size)
-        results = time_frame_encoder(lambda frames: siglip.encode_frames(frames.numpy()), media.SIGLIP2_FPS,
+        results = time_frame_encoder(lambda frames, encode=siglip.encode_frames: encode(frames.numpy()),
+                                     media.SIGLIP2_FPS,
                                      siglip.image_size, seconds_list, device, repeats, g)
     for seconds, n, times in results:
         rows.append(stage_row("siglip2", times, memory, seconds=seconds, frames=n))
@@ -261,7 +262,7 @@ def bench_encoders(cfg, seconds_list, device, rows):
             clap = ClapTextEncoder(ClapTextModelWithProjection(clap_config).eval().requires_grad_(False))
         ids = torch.randint(3, clap_config.vocab_size, (2, TEXT_TOKENS), generator=g)
         mask = torch.ones_like(ids)
-        times = timed(lambda warm: clap.encode_ids(ids, mask), device, repeats, warmup=1)
+        times = timed(lambda warm, encode=clap.encode_ids: encode(ids, mask), device, repeats, warmup=1)
     rows.append(stage_row("clap", times, memory, tokens=TEXT_TOKENS))
     del clap
     free_device(device)

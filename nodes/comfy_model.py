@@ -15,7 +15,7 @@ import comfy.supported_models_base
 import comfy.utils
 
 from ..foley_models import attention, reference, windows
-from ..foley_models.loading import check_state_dict, expect_checkpoint, read_checkpoint
+from ..foley_models.loading import read_model_state
 from ..foley_models.mmdit import HunyuanVideoFoley, mmdit_config_from_state_dict
 
 WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
@@ -231,8 +231,6 @@ class FoleyModelConfig(comfy.supported_models_base.BASE):
 
 def load_foley_model(path, weight_dtype="default"):
     """The MMDiT file as a ModelPatcher; XXL/XL/other sizes from the tensors, layers from comfy.ops."""
-    from ..foley_models.loading import read_model_state
-
     config, state_dict = read_model_state(path, "mmdit", HunyuanVideoFoley, "the HunyuanVideo-Foley MMDiT",
                                           lambda sd, _: mmdit_config_from_state_dict(sd), to_official_keys)
     load_device, offload_device = mm.get_torch_device(), mm.unet_offload_device()

@@ -500,7 +500,7 @@ def test_candidates_workflow_scores_four_candidates_and_saves_the_best(ui, comfy
     assert len(view["candidates"]) == 4 and view["selected"] == view["best"]
 
 
-def _best(rows):  # the ranking of nodes/scoring.py: lowest DeSync, then highest CLAP
+def _best(rows):  # the ranking of foley_models/ranking.py: lowest DeSync, then highest CLAP
     return min(rows, key=lambda r: (round(r["desync"], 6), -(r["clap"] if r["clap"] is not None else -2)))["index"]
 
 
