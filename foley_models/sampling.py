@@ -10,6 +10,7 @@ import torch
 
 TIMESTEP_SCALE = 1000.0  # the model's t = sigma * 1000
 
+
 def flow_sigmas(steps, shift=1.0):
     """[steps + 1] fp32 sigmas: linspace(1, 0) (torch's op, for bit-equal values), SD3-shifted if shift != 1."""
     if steps < 1:

@@ -31,7 +31,7 @@ EXAMPLE_6S = ROOT / "example_media" / "foley_example_6s.mp4"  # the same scene o
 NAMES = ["video_to_foley", "hunyuanvideo15_t2v_to_foley", "hunyuanvideo15_i2v_to_foley",
          "hunyuanvideo_t2v_to_foley", "text_to_audio", "stock_samplers", "text_steered_foley",
          "audio_to_audio_variation", "long_video_to_foley", "time_range_prompts", "audio_inpainting",
-         "audio_extension", "candidates_to_best"]
+         "audio_extension", "candidates_to_best", "reference_sound_to_foley"]
 CANDIDATES = "candidates_to_best"
 RUN = NAMES  # every workflow is queued from the UI (the HunyuanVideo ones without their HunyuanVideo part)
 # ...when a selected test is marked `ui_runs` (what the runs make: the backend's work); otherwise only these run,
@@ -44,10 +44,12 @@ FRONT_END_RUNS = ["video_to_foley", "candidates_to_best"]
 WIDGETS = {"long_video_to_foley": {"FoleyWindowing": {"window_seconds": 1.6, "overlap_seconds": 0.4}}}
 # workflows that load the example clip and save it with new audio (SaveVideo), all 4.0 s long
 VIDEO_RUNS = ["video_to_foley", "stock_samplers", "text_steered_foley", "audio_to_audio_variation",
-              "long_video_to_foley", "time_range_prompts", "audio_inpainting", "audio_extension"]
+              "long_video_to_foley", "time_range_prompts", "audio_inpainting", "audio_extension",
+              "reference_sound_to_foley"]
 # text/image to video with HunyuanVideo (1.5 and 1.0), then Foley on the frames
 HUNYUAN = ["hunyuanvideo15_t2v_to_foley", "hunyuanvideo15_i2v_to_foley", "hunyuanvideo_t2v_to_foley"]
 EXAMPLE_IMAGE = ROOT / "example_media" / "foley_example_start.jpg"  # the image-to-video workflow's start frame
+REFERENCE_SOUND = ROOT / "example_media" / "foley_reference_metal.flac"  # reference_sound_to_foley's recording
 PACK_NAME = "ComfyUI-HunyuanVideo-Foley"  # the checkout's folder name under custom_nodes (conftest.py)
 STEPS = 2
 # placeholder checkpoints for the HunyuanVideo workflows (validation checks names only)
@@ -193,6 +195,7 @@ def ui(request, models, comfy_server, comfy_input_dir, tmp_path_factory):
     shutil.copy(EXAMPLE, comfy_input_dir / EXAMPLE.name)
     shutil.copy(EXAMPLE_6S, comfy_input_dir / EXAMPLE_6S.name)
     shutil.copy(EXAMPLE_IMAGE, comfy_input_dir / EXAMPLE_IMAGE.name)
+    shutil.copy(REFERENCE_SOUND, comfy_input_dir / REFERENCE_SOUND.name)
     models_dir = Path(comfy_server.base_dir) / "models"
     for folder, files in HUNYUAN_FILES.items():  # so that HunyuanVideo workflows open without a missing-models warning
         (models_dir / folder).mkdir(parents=True, exist_ok=True)
@@ -334,6 +337,22 @@ def test_long_video_workflow_samples_through_windows(ui):
     assert prompt[window["inputs"]["model"][0]]["class_type"] == "FoleyModelLoader"
     ((_, sampler),) = _by_type(prompt, "FoleySampler").items()
     assert sampler["inputs"]["model"] == [window_id, 0]
+
+
+@pytest.mark.ui_runs
+def test_reference_workflow_puts_the_encoded_recording_on_both_sides(ui):
+    """Both conditionings of the sampler carry the VAE latent of the shipped recording (core ReferenceLatent); what
+    the model then sees at each step is tests/test_reference.py's."""
+    prompt = _run(ui, "reference_sound_to_foley")["api_prompt"]
+    ((cond_id, _),) = _by_type(prompt, "FoleyConditioning").items()
+    ((_, sampler),) = _by_type(prompt, "FoleySampler").items()
+    for side, slot in (("positive", 0), ("negative", 1)):
+        reference = prompt[sampler["inputs"][side][0]]
+        assert reference["class_type"] == "ReferenceLatent"
+        assert reference["inputs"]["conditioning"] == [cond_id, slot]
+        encode = prompt[reference["inputs"]["latent"][0]]
+        assert encode["class_type"] == "FoleyVAEEncode"
+        assert prompt[encode["inputs"]["audio"][0]]["inputs"]["audio"] == REFERENCE_SOUND.name
 
 
 @pytest.mark.ui_runs
