@@ -57,7 +57,26 @@ def test_a_short_latent_takes_the_single_window_path_unchanged():
     assert calls == [431] and torch.equal(out, x * 2)
 
 
+def _rise(first, last):
+    """The closed-form raised cosine over frames first..last - 1 (a window coming in): 0.5 - 0.5 cos(pi u) at
+    frame centres u = (p - first + 0.5) / (last - first)."""
+    u = (torch.arange(first, last, dtype=torch.float64) - first + 0.5) / (last - first)
+    return 0.5 - 0.5 * torch.cos(torch.pi * u)
+
+
+def test_two_windows_cross_fade_over_their_overlap_as_a_raised_cosine():
+    weights = blend_weights([(0, 500), (400, 900)], 900, dtype=torch.float64)
+    rise = _rise(400, 500)
+    torch.testing.assert_close(weights[1, 400:500], rise)
+    torch.testing.assert_close(weights[0, 400:500], 1 - rise)
+    assert weights[0, :400].eq(1).all() and weights[1, 500:].eq(1).all()
+    assert not weights[0, 500:].any() and not weights[1, :400].any()
+
+
 def test_windowed_velocity_is_the_blend_of_each_windows_own_run():
+    """220 latent frames, windows of 100 overlapping by >= 36: the spans, feature slices and weights written out
+    by hand from the rules (starts on the 16-frame segment grid, spread evenly; SigLIP2 at 8 of 50 frames per
+    second; Synchformer by whole segments of 8 tokens per 16 frames), not read from the code under test."""
     model = load_mmdit(FIXTURES / "mmdit_tiny" / "hunyuanvideo_foley.pth")
     run = tensors("mmdit_tiny", "sampling.safetensors")
     torch.manual_seed(0)
@@ -66,17 +85,24 @@ def test_windowed_velocity_is_the_blend_of_each_windows_own_run():
     t = torch.full((1,), 700.0)
     text = run["text_feat"][:1]
     clip = torch.randn(1, 36, 768)  # 4.5 s at 8 fps
-    sync = torch.randn(1, 8 * ((110 - 16) // 8 + 1), 768)
+    sync = torch.randn(1, 96, 768)  # 12 segments: 110 frames at 25 fps
+    # (latent span, SigLIP2 frames, Synchformer tokens) of each window
+    windows = [((0, 100), (0, 16), (0, 40)),      # 2 s: 16 frames at 8 fps; 50 frames at 25 fps = 5 segments
+               ((48, 148), (8, 24), (24, 64)),    # starts 3 segment steps in: token 24; frame round(7.68) = 8
+               ((112, 220), (18, 36), (56, 96))]  # the last one runs to the end (108 frames, still 5 segments)
+    weight = torch.zeros(3, length, dtype=torch.float64)
+    weight[0, :48], weight[1, 100:112], weight[2, 148:] = 1, 1, 1
+    weight[1, 48:100] = _rise(48, 100)
+    weight[0, 48:100] = 1 - weight[1, 48:100]
+    weight[2, 112:148] = _rise(112, 148)
+    weight[1, 112:148] = 1 - weight[2, 112:148]
     with torch.no_grad():
         out = windowed(model, x, t, text, clip, sync, 100, 36)
-        spans = window_spans(length, 100, 36)
-        weights = blend_weights(spans, length)
         expected = torch.zeros_like(out)
-        for span, w in zip(spans, weights):
-            s, e = span
-            v = model(x[..., s:e], t, text, clip[:, clip_slice(span, 36)], sync[:, sync_slice(span, sync.shape[1])])
-            expected[..., s:e] += v * w[s:e]
-    assert len(spans) == 3
+        for i, ((s, e), (c0, c1), (s0, s1)) in enumerate(windows):
+            v = model(x[..., s:e], t, text, clip[:, c0:c1], sync[:, s0:s1])
+            expected[..., s:e] += v * weight[i, s:e].float()
+    assert window_spans(length, 100, 36) == [span for span, _, _ in windows]
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
