@@ -3,20 +3,16 @@ window), with the same results bit for bit. (Inside ComfyUI each step gets new c
 nothing is reused there: the skipped work is under 3 % of a step, benchmarks/conditions_cache.py.)"""
 import pytest
 import torch
+from tiny_models import random_mmdit
 from uncached import Uncached
 
-from foley_models.mmdit import HunyuanVideoFoley, _rope_tables
+from foley_models.mmdit import _rope_tables
 from foley_models.sampling import sample_euler_cfg
 from foley_models.windows import WindowedMMDiT
 
 
 def _model(seed=0):
-    torch.manual_seed(seed)
-    model = HunyuanVideoFoley(hidden_size=64, num_heads=2, depth_triple=2, depth_single=2, clip_dim=32, sync_dim=32,
-                              text_dim=48).eval()
-    for p in model.parameters():
-        p.data.normal_(0, 0.05)
-    return model
+    return random_mmdit(depth_triple=2, depth_single=2, seed=seed)
 
 
 def _inputs(seconds=2, seed=1):

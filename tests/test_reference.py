@@ -10,8 +10,8 @@ import torch.nn.functional as F
 
 from graph import node
 from make_media import make_video
+from tiny_models import random_mmdit
 from foley_models import reference
-from foley_models.mmdit import HunyuanVideoFoley
 from foley_models.sampling import sample_euler_cfg
 from foley_models.windows import WindowedMMDiT, clip_slice, sync_slice, window_spans
 
@@ -19,12 +19,7 @@ EXAMPLE_REFERENCE = Path(__file__).resolve().parent.parent / "example_media" / "
 
 
 def _model(seed=0):
-    torch.manual_seed(seed)
-    model = HunyuanVideoFoley(hidden_size=64, num_heads=2, depth_triple=1, depth_single=1, clip_dim=32, sync_dim=32,
-                              text_dim=48).eval()
-    for p in model.parameters():
-        p.data.normal_(0, 0.05)
-    return model
+    return random_mmdit(depth_triple=1, depth_single=1, seed=seed)
 
 
 def _features(frames, seed=1):

@@ -93,3 +93,16 @@ def write_light_video_models(folder):
                               clip_dim=LIGHT_WIDTH, sync_dim=LIGHT_WIDTH)
     torch.save({k: v.normal_(0, 0.05) for k, v in model.state_dict().items()}, folder / "hunyuanvideo_foley.pth")
     return folder
+
+
+def random_mmdit(depth_triple=2, depth_single=2, seed=0):
+    """A small HunyuanVideoFoley (width 64, features of width 32, text of width 48) with N(0, 0.05) weights, whose
+    outputs depend visibly on every input: for tests of what surrounds the model (windows, caches, references)."""
+    from foley_models.mmdit import HunyuanVideoFoley
+
+    torch.manual_seed(seed)
+    model = HunyuanVideoFoley(hidden_size=64, num_heads=2, depth_triple=depth_triple, depth_single=depth_single,
+                              clip_dim=32, sync_dim=32, text_dim=48).eval()
+    for p in model.parameters():
+        p.data.normal_(0, 0.05)
+    return model
