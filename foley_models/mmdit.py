@@ -244,10 +244,11 @@ class FinalLayer(nn.Module):
 class HunyuanVideoFoley(nn.Module):
     def __init__(self, hidden_size=1536, num_heads=12, depth_triple=18, depth_single=36, mlp_ratio=4.0,
                  latent_channels=128, text_dim=768, clip_dim=768, sync_dim=768,
-                 dtype=None, device=None, operations=None, **ignored):
+                 dtype=None, device=None, operations=None, compute_dtype=None, **ignored):
         super().__init__()
         operations = operations or nn
-        self.compute_dtype = dtype or torch.float32
+        # the activations' dtype: the weights' unless a host casts them per layer (ComfyUI's manual cast)
+        self.compute_dtype = compute_dtype or dtype or torch.float32
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
         layer_args = dict(dtype=dtype, device=device, operations=operations)

@@ -65,10 +65,9 @@ class FoleyDiT(HunyuanVideoFoley):
     negative conditioning (or a text-only positive) needs no model at encode time and batches with the cond.
     """
 
-    def __init__(self, dtype=None, compute_dtype=None, **kwargs):
+    def __init__(self, dtype=None, **kwargs):
         super().__init__(dtype=dtype, **kwargs)
         self.dtype = dtype
-        self.compute_dtype = compute_dtype or dtype or torch.float32
         self.learned = torch.nn.Module()
         for name in LEARNED_TENSORS:
             self.learned.register_parameter(name, self._parameters.pop(name))
