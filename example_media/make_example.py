@@ -8,6 +8,12 @@ generated Foley lands on the picture. numpy + PyAV only; the output is determini
 
 example_media/foley_example_6s.mp4 is the same scene over 6.0 s (`make_example.py foley_example_6s.mp4 6`: the
 ball rolls slower and comes to rest after its last bounce at 4.20 s): long enough for DeSync (at least 4.8 s).
+
+example_media/foley_two_sources.mp4 (`make_example.py --two-sources [OUT.mp4]`) has two sources to lay out in
+stereo: a red ball bouncing left to right on an upper ledge and a blue block hopping right to left on the floor,
+each with its own impacts (TWO_SOURCES), on a dark background, so that core nodes find each one's mask
+(GetVideoComponents -> ImageToMask red or blue -> ThresholdMask 0.5). Its soundtrack is the reference: each
+impact's knock panned where its source is (constant power).
 """
 import sys
 from fractions import Fraction
@@ -140,7 +146,102 @@ def render(out):
     return out
 
 
+# two sources: 4.0 s at 25 fps, 320x180; impacts on frames (seconds are multiples of 1/25)
+TWO_W, TWO_H, TWO_SECONDS = 320, 180, 4.0
+TWO_SOURCES = {  # name: (colour, lane floor y, x at t = 0, x at the end, impact times in s, knock pitch in Hz)
+    "red ball": ((215, 40, 35), 78, 40.0, 280.0, (0.48, 1.48, 2.48, 3.48), 520.0),
+    "blue block": ((40, 70, 225), 164, 280.0, 40.0, (0.96, 1.76, 2.56, 3.36), 110.0),
+}
+TWO_HOP = 40.0  # pixels a source rises between impacts
+
+
+def _hop_height(t, impacts):
+    """Height above the lane of a source that drops onto its first impact and hops between the next ones."""
+    if t <= impacts[0]:
+        fall = impacts[0] if impacts[0] < 1.0 else 1.0
+        return TWO_HOP * max(0.0, 1 - (t - (impacts[0] - fall)) / fall) ** 2 if t > impacts[0] - fall else TWO_HOP
+    for a, b in zip(impacts, impacts[1:]):
+        if t <= b:
+            u = (t - a) / (b - a)
+            return 4 * TWO_HOP * u * (1 - u)
+    return 0.0
+
+
+def source_x(name, t):
+    _, _, x0, x1, _, _ = TWO_SOURCES[name]
+    return x0 + (x1 - x0) * t / TWO_SECONDS
+
+
+def two_sources_frame(t, yy, xx):
+    img = np.empty((TWO_H, TWO_W, 3), np.float32)
+    img[:] = np.array([16, 18, 26]) + np.array([8, 8, 10]) * (yy / TWO_H)[..., None]  # dark: no channel near 128
+    for y in (78, 164):
+        img[y:y + 3] = (48, 44, 40)  # ledge and floor lines
+    for name, (colour, floor, _, _, impacts, _) in TWO_SOURCES.items():
+        x, bottom = source_x(name, t), floor - _hop_height(t, impacts)
+        if name == "red ball":
+            d = np.hypot(xx - x, yy - (bottom - 14))
+            alpha = np.clip(14.5 - d, 0, 1)
+        else:
+            alpha = np.clip(np.minimum(16.5 - np.abs(xx - x), 12.5 - np.abs(yy - (bottom - 12))), 0, 1)
+        img = img * (1 - alpha[..., None]) + np.array(colour) * alpha[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def two_sources_soundtrack():
+    """Stereo: every impact's knock at its sample, panned where its source is then (constant power)."""
+    audio = np.zeros((2, int(TWO_SECONDS * RATE)))
+    rng = np.random.default_rng(1)
+    for name, (_, _, _, _, impacts, pitch) in TWO_SOURCES.items():
+        for t in impacts:
+            n = int(0.3 * RATE)
+            u = np.arange(n) / RATE
+            knock = (np.sin(2 * np.pi * pitch * u) * np.exp(-u / 0.06) + 0.3 * rng.standard_normal(n)
+                     * np.exp(-u / 0.004)) * np.clip(u / 0.0008, 0, 1)
+            angle = (source_x(name, t) / TWO_W * 2 - 1 + 1) * np.pi / 4
+            start = int(round(t * RATE))
+            end = min(audio.shape[1], start + n)
+            audio[0, start:end] += 0.5 * np.cos(angle) * knock[:end - start]
+            audio[1, start:end] += 0.5 * np.sin(angle) * knock[:end - start]
+    audio += 0.002 * rng.standard_normal(audio.shape)
+    return np.clip(audio, -1, 1).astype(np.float32)
+
+
+def render_two_sources(out):
+    out = Path(out)
+    yy, xx = np.mgrid[0:TWO_H, 0:TWO_W].astype(np.float32) + 0.5
+    with av.open(str(out), "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = TWO_W, TWO_H, "yuv420p"
+        video.options = {"crf": "24", "preset": "slow", "tune": "animation", "threads": "1"}
+        audio = container.add_stream("aac", rate=RATE, layout="stereo")
+        audio.bit_rate = 96000
+        for i in range(int(TWO_SECONDS * FPS)):
+            vf = av.VideoFrame.from_ndarray(two_sources_frame(i / FPS, yy, xx), format="rgb24")
+            vf.pts, vf.time_base = i, Fraction(1, FPS)
+            for packet in video.encode(vf):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+        samples = two_sources_soundtrack()
+        for start in range(0, samples.shape[1], 1024):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + 1024]), format="fltp",
+                                            layout="stereo")
+            af.sample_rate, af.pts, af.time_base = RATE, start, Fraction(1, RATE)
+            for packet in audio.encode(af):
+                container.mux(packet)
+        for packet in audio.encode(None):
+            container.mux(packet)
+    return out
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--two-sources"]:
+        path = render_two_sources(sys.argv[2] if len(sys.argv) > 2
+                                  else Path(__file__).resolve().parent / "foley_two_sources.mp4")
+        print(f"{path}: {path.stat().st_size} bytes; " + "; ".join(
+            f"{name} impacts at " + ", ".join(f"{t:.2f} s" for t in spec[4]) for name, spec in TWO_SOURCES.items()))
+        sys.exit()
     if len(sys.argv) > 2:
         SECONDS = float(sys.argv[2])
     path = render(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent / "foley_example.mp4")

@@ -8,7 +8,7 @@ from . import example_clips, model_files
 
 model_files.register()  # before the loaders list their files
 
-from . import audio, editing, encode, loaders, sample, scoring, windowing  # noqa: E402
+from . import audio, editing, encode, loaders, sample, scoring, spatial, windowing  # noqa: E402
 
 
 def copy_example_video():
@@ -22,7 +22,8 @@ def copy_example_video():
 
 class FoleyExtension(ComfyExtension):
     async def get_node_list(self):
-        return [*loaders.NODES, *encode.NODES, *sample.NODES, *windowing.NODES, *editing.NODES, *audio.NODES, *scoring.NODES]
+        return [*loaders.NODES, *encode.NODES, *sample.NODES, *windowing.NODES, *editing.NODES, *audio.NODES,
+                *scoring.NODES, *spatial.NODES]
 
 
 async def comfy_entrypoint():

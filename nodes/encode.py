@@ -2,22 +2,18 @@
 import functools
 import math
 
-import numpy as np
 import torch
 
 from comfy_api.latest import io
 
-from ..foley_models import media
+from ..foley_models import frames, media
 from ..foley_models.clap import DEFAULT_NEGATIVE_PROMPT
 from ..foley_models.siglip2 import resize_frame
 from ..foley_models.synchformer import TEMPORAL_TOKENS, resize_crop_frame, segment_count
 from .comfy_model import FoleyLatentFormat, loaded
-from .vocabulary import (CATEGORY, LATENT_LENGTH, START_TIME, FoleyCLAP, FoleySigLIP2, FoleySync, FoleySynchformer,
-                         FoleyText, FoleyVisual)
+from .vocabulary import (CATEGORY, LATENT_LENGTH, LONGEST_INPUT_SECONDS, START_TIME, FoleyCLAP, FoleySigLIP2,
+                         FoleySync, FoleySynchformer, FoleyText, FoleyVisual)
 from .video_input import file_window
-
-
-MAX_SECONDS = 100000.0  # any length: the model runs on windows (FoleyWindowing)
 
 
 def _video_inputs():
@@ -27,49 +23,43 @@ def _video_inputs():
         io.Image.Input("images", optional=True, tooltip="Frames instead of a video; set their fps."),
         io.Float.Input("fps", default=24.0, min=0.001, max=240.0, step=0.001,
                        tooltip="Frame rate of `images` (ignored for `video`, which carries its own)."),
-        io.Float.Input("start_time", default=0.0, min=0.0, max=MAX_SECONDS, step=0.01, tooltip="Seconds skipped."),
-        io.Float.Input("duration", default=0.0, min=0.0, max=MAX_SECONDS, step=0.01,
+        io.Float.Input("start_time", default=0.0, min=0.0, max=LONGEST_INPUT_SECONDS, step=0.01,
+                       tooltip="Seconds skipped."),
+        io.Float.Input("duration", default=0.0, min=0.0, max=LONGEST_INPUT_SECONDS, step=0.01,
                        tooltip="Seconds used after start_time; 0 = the rest of the video."),
+        io.Mask.Input("mask", optional=True,
+                      tooltip="Object focus: one mask per frame of the video or images (e.g. GetVideoComponents -> "
+                              "ImageToMask -> ThresholdMask), or one for all frames. Outside the mask the frames "
+                              "are filled with the surroundings' mean colour (feathered edge) before encoding. "
+                              "The model was not trained with masks: it is a hint, not a guarantee."),
     ]
 
 
-def encode_clip(encode_chunks, rate, transform, video=None, images=None, fps=None, start_time=0.0, duration=0.0):
+def encode_clip(encode_chunks, rate, transform, video=None, images=None, fps=None, start_time=0.0, duration=0.0,
+                mask=None):
     """(features, frames_25) of the frames the official rule picks at `rate` from a VIDEO or an IMAGE batch +
-    fps. Frames pass through `transform` (the encoder's resize) as they are picked and reach the encoder in
-    chunks, so a video of any length is never held whole; frames_25 is how many frames the rule picks at
-    25 fps in the same window, which fixes the audio length."""
+    fps, masked by `mask` (one per frame of the VIDEO or batch, or one for all) if given; frames_25 is how
+    many frames the rule picks at 25 fps in the same window, which fixes the audio length."""
     window = file_window(video, start_time, duration)
     if window is not None:
-        stream = media.VideoFrameStream(window.source, rate, window.start, window.duration,
-                                        max_seconds=math.inf, transform=transform)
-        features = encode_chunks(stream)
-        return features, len(media.frame_indices(stream.frame_times, media.SYNCHFORMER_FPS,
-                                                 window.duration or math.inf))
+        mask_fps = None
+        if mask is not None:
+            info = media.video_info(window.source)
+            mask_fps = info["fps"]
+            if not window.trimmed and mask.shape[0] > 1 and info["n_frames"] and mask.shape[0] != info["n_frames"]:
+                raise ValueError(f"the mask batch has {mask.shape[0]} masks but the video has {info['n_frames']} "
+                                 f"frames: give one mask per frame (e.g. made from its GetVideoComponents images) "
+                                 f"or a single mask for all frames")
+        chunks = frames.video_file_frames(window.source, rate, window.start, window.duration, transform, mask,
+                                          mask_offset=start_time, mask_fps=mask_fps)
+        return encode_chunks(chunks), chunks.frames_25
     if video is not None:  # frames in memory (CreateVideo, GetVideoComponents round trips): no file to read
         components = video.get_components()
         images, fps = components.images, float(components.frame_rate)
     if images is None:
         raise ValueError("connect a video or an image batch")
-    if not fps or fps <= 0:
-        raise ValueError(f"fps must be > 0 for an image sequence, got {fps}")
-    if start_time >= images.shape[0] / fps:
-        raise ValueError(f"the image sequence is {images.shape[0] / fps:.2f} s long ({images.shape[0]} frames at "
-                         f"{fps:g} fps); start_time {start_time:g} s leaves nothing")
-    window = dict(start=start_time, duration=duration or None, max_seconds=math.inf)
-    picked = media.image_sequence_indices(images.shape[0], fps, rate, **window)
-    frames_25 = len(media.image_sequence_indices(images.shape[0], fps, media.SYNCHFORMER_FPS, **window))
-
-    def chunks(size=64):
-        # official frames are uint8 from the decoder: quantise before any resizing (synchformer.md Q-S4),
-        # each distinct frame once, so that no float or full-size copy of a long batch is made
-        for first in range(0, len(picked), size):
-            part = picked[first:first + size]
-            distinct = sorted(set(part))
-            u8 = (images[distinct, ..., :3] * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-            small = dict(zip(distinct, (transform(f) if transform else f for f in u8)))
-            yield np.stack([small[i] for i in part])
-
-    return encode_chunks(chunks()), frames_25
+    chunks = frames.image_batch_frames(images, fps, rate, start_time, duration or None, transform, mask)
+    return encode_chunks(chunks), chunks.frames_25
 
 
 class FoleyTextEncode(io.ComfyNode):
@@ -106,11 +96,11 @@ class FoleyVisualEncode(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, siglip2, video=None, images=None, fps=24.0, start_time=0.0, duration=0.0):
+    def execute(cls, siglip2, video=None, images=None, fps=24.0, start_time=0.0, duration=0.0, mask=None):
         encoder = loaded(siglip2)
         features, frames_25 = encode_clip(encoder.encode_frame_chunks, media.SIGLIP2_FPS,
                                           functools.partial(resize_frame, size=encoder.image_size),
-                                          video, images, fps, start_time, duration)
+                                          video, images, fps, start_time, duration, mask)
         return io.NodeOutput({"features": features.cpu(), "frames_25": frames_25, START_TIME: start_time})
 
 
@@ -127,9 +117,9 @@ class FoleySyncEncode(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, synchformer, video=None, images=None, fps=24.0, start_time=0.0, duration=0.0):
+    def execute(cls, synchformer, video=None, images=None, fps=24.0, start_time=0.0, duration=0.0, mask=None):
         features, frames_25 = encode_clip(loaded(synchformer).encode_frame_chunks, media.SYNCHFORMER_FPS,
-                                          resize_crop_frame, video, images, fps, start_time, duration)
+                                          resize_crop_frame, video, images, fps, start_time, duration, mask)
         return io.NodeOutput({"features": features.cpu(), "frames_25": frames_25, START_TIME: start_time})
 
 
@@ -154,7 +144,7 @@ class FoleyConditioning(io.ComfyNode):
                 FoleySync.Input("sync", optional=True,
                                 tooltip="Synchformer features (when things happen), from Foley Sync Encode; they "
                                         "set the audio length. Unconnected: the learned 'no video' features."),
-                io.Float.Input("duration", default=5.0, min=0.64, max=MAX_SECONDS, step=0.04,
+                io.Float.Input("duration", default=5.0, min=0.64, max=LONGEST_INPUT_SECONDS, step=0.04,
                                tooltip="Audio length in seconds when no sync features are connected."),
                 io.Int.Input("batch_size", default=1, min=1, max=64,
                              tooltip="Audios sampled at once from different noise, e.g. candidates for Foley "

@@ -4,6 +4,8 @@ for a name."""
 from comfy_api.latest import io
 
 CATEGORY = "audio/foley"
+# the longest input, in seconds, a time widget accepts: any length runs, on windows (FoleyWindowing)
+LONGEST_INPUT_SECONDS = 100000.0
 
 # models
 FoleyVAE = io.Custom("FOLEY_VAE")
@@ -16,6 +18,9 @@ FoleyText = io.Custom("FOLEY_TEXT")
 FoleyVisual = io.Custom("FOLEY_VISUAL")
 FoleySync = io.Custom("FOLEY_SYNC")
 FoleyScores = io.Custom("FOLEY_SCORES")
+# spatial Foley: where a source is on screen over time (spatial.PositionTrack), and the layers of a mix
+FoleyPosition = io.Custom("FOLEY_POSITION")
+FoleyLayers = io.Custom("FOLEY_LAYERS")
 
 # Seconds into the video where the window a feature, latent or audio was made for starts: set by the
 # encoders, carried by FoleyConditioning into the LATENT (the samplers copy that dict), passed on by decode

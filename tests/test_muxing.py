@@ -116,3 +116,19 @@ def test_frames_from_memory_are_encoded_at_their_true_rate(tmp_path):
     assert np.abs(wave[:, : int(0.24 * rate)]).max() < 1e-3 and np.abs(wave[:, int(0.3 * rate):]).max() > 0.2
     for k in (0, 29):
         assert np.abs(decoded(out)[k].astype(int) - index_frame(k).astype(int)).mean() < 4
+
+
+@pytest.mark.parametrize("codec", ["aac", "flac", "pcm"])
+def test_stereo_audio_keeps_its_two_channels_and_its_start(tmp_path, codec):
+    src = write(tmp_path, "h264.mp4", "libx264", None)
+    out = tmp_path / "out.mp4"
+    stereo = np.concatenate([sine(1.0, 440), 0.5 * sine(1.0, 1000)])  # a different tone and level on each side
+    mux_audio_into_video(src, stereo, 48000, out, codec=codec, audio_start=0.5)
+    assert probe_media(out)["audio"]["channels"] == 2
+    wave, rate = read_audio(out)
+    assert wave.shape[0] == 2
+    assert np.abs(wave[:, : int(0.49 * rate)]).max() < 1e-3
+    for channel, freq, level in ((0, 440, 0.3), (1, 1000, 0.15)):
+        inside = wave[channel, int(0.55 * rate): int(1.45 * rate)]
+        assert np.argmax(np.abs(np.fft.rfft(inside))) == pytest.approx(freq * inside.size / rate, abs=2)
+        assert np.sqrt(np.mean(inside ** 2)) == pytest.approx(level / np.sqrt(2), rel=0.05)
