@@ -1,5 +1,5 @@
-"""The example clips of the shared workflows (example_media/: foley_example.mp4, foley_example_6s.mp4) copied into
-ComfyUI's input folder, which is the only folder LoadVideo lists.
+"""The example media of the shared workflows (example_media/: the clips, the image-to-video start frame, the reference
+recording) copied into ComfyUI's input folder, which is the only folder LoadVideo and LoadAudio list.
 
 No ComfyUI import: install.py loads this file by its path, the nodes call it at start-up with ComfyUI's input
 folder. A copy is a convenience, so it never raises: a folder that cannot be written (read-only, full, a file in

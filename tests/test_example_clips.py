@@ -19,7 +19,8 @@ from comfy_server import ComfyServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_NAME = "ComfyUI-HunyuanVideo-Foley"
-CLIPS = ("foley_example.mp4", "foley_example_6s.mp4", "foley_example_start.jpg")  # what the shared workflows load
+CLIPS = ("foley_example.mp4", "foley_example_6s.mp4", "foley_example_start.jpg",  # what the shared workflows load
+         "foley_reference_metal.flac", "foley_two_sources.mp4")
 
 
 def load_example_clips():

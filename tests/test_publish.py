@@ -29,7 +29,7 @@ DEVELOPMENT = ("tests/", ".ci/", "benchmarks/", "tools/")
 REQUIRED = ("__init__.py", "install.py", "download_models.py", "nodes/__init__.py", "nodes/example_clips.py",
             "foley_models/__init__.py", "foley_models/model_catalog.py", "js/foley_candidates.js",
             "example_media/foley_example.mp4", "example_media/foley_example_6s.mp4",
-            "example_media/foley_two_sources.mp4", "assets/icon.png",
+            "example_media/foley_two_sources.mp4", "example_media/foley_reference_metal.flac", "assets/icon.png",
             "requirements.txt", "pyproject.toml", "README.md", "LICENSE")
 
 
