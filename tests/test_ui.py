@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from make_media import probe_media
+from make_media import probe_media, read_audio
 from workflow_files import HUNYUAN_FILES  # placeholder checkpoints: validation checks names only
 
 TESTS = Path(__file__).resolve().parent
@@ -31,7 +31,7 @@ EXAMPLE_6S = ROOT / "example_media" / "foley_example_6s.mp4"  # the same scene o
 NAMES = ["video_to_foley", "hunyuanvideo15_t2v_to_foley", "hunyuanvideo15_i2v_to_foley",
          "hunyuanvideo_t2v_to_foley", "text_to_audio", "stock_samplers", "text_steered_foley",
          "audio_to_audio_variation", "long_video_to_foley", "time_range_prompts", "audio_inpainting",
-         "audio_extension", "candidates_to_best", "reference_sound_to_foley"]
+         "audio_extension", "candidates_to_best", "reference_sound_to_foley", "two_sources_stereo_mix"]
 CANDIDATES = "candidates_to_best"
 RUN = NAMES  # every workflow is queued from the UI (the HunyuanVideo ones without their HunyuanVideo part)
 # ...when a selected test is marked `ui_runs` (what the runs make: the backend's work); otherwise only these run,
@@ -50,6 +50,7 @@ VIDEO_RUNS = ["video_to_foley", "stock_samplers", "text_steered_foley", "audio_t
 HUNYUAN = ["hunyuanvideo15_t2v_to_foley", "hunyuanvideo15_i2v_to_foley", "hunyuanvideo_t2v_to_foley"]
 EXAMPLE_IMAGE = ROOT / "example_media" / "foley_example_start.jpg"  # the image-to-video workflow's start frame
 REFERENCE_SOUND = ROOT / "example_media" / "foley_reference_metal.flac"  # reference_sound_to_foley's recording
+TWO_SOURCES = ROOT / "example_media" / "foley_two_sources.mp4"  # two_sources_stereo_mix's red ball and blue block
 PACK_NAME = "ComfyUI-HunyuanVideo-Foley"  # the checkout's folder name under custom_nodes (conftest.py)
 STEPS = 2
 # placeholder checkpoints for the HunyuanVideo workflows (validation checks names only)
@@ -196,6 +197,7 @@ def ui(request, models, comfy_server, comfy_input_dir, tmp_path_factory):
     shutil.copy(EXAMPLE_6S, comfy_input_dir / EXAMPLE_6S.name)
     shutil.copy(EXAMPLE_IMAGE, comfy_input_dir / EXAMPLE_IMAGE.name)
     shutil.copy(REFERENCE_SOUND, comfy_input_dir / REFERENCE_SOUND.name)
+    shutil.copy(TWO_SOURCES, comfy_input_dir / TWO_SOURCES.name)
     models_dir = Path(comfy_server.base_dir) / "models"
     for folder, files in HUNYUAN_FILES.items():  # so that HunyuanVideo workflows open without a missing-models warning
         (models_dir / folder).mkdir(parents=True, exist_ok=True)
@@ -353,6 +355,28 @@ def test_reference_workflow_puts_the_encoded_recording_on_both_sides(ui):
         encode = prompt[reference["inputs"]["latent"][0]]
         assert encode["class_type"] == "FoleyVAEEncode"
         assert prompt[encode["inputs"]["audio"][0]]["inputs"]["audio"] == REFERENCE_SOUND.name
+
+
+@pytest.mark.ui_runs
+def test_two_sources_workflow_saves_the_clip_with_a_stereo_mix_of_both_passes(ui, comfy_server):
+    run = _run(ui, "two_sources_stereo_mix")
+    (saved,) = comfy_server.output_files({"outputs": run["outputs"]}, kind="images")
+    info, clip = probe_media(saved), probe_media(TWO_SOURCES)
+    assert info["video"]["frames"] == clip["video"]["frames"]
+    assert info["audio"]["channels"] == 2
+    assert info["audio"]["duration_s"] == pytest.approx(clip["video"]["duration_s"], abs=0.05), info
+    (left, right), _ = read_audio(saved)
+    assert abs(left).max() > 0 and abs(left - right).max() > 0.01 * abs(left).max()  # panned, not mono twice
+    prompt = run["api_prompt"]
+    # each colour's mask reaches both encoders of its pass and its position track, and nothing else
+    masks = _by_type(prompt, "ThresholdMask")
+    assert sorted(prompt[m["inputs"]["mask"][0]]["inputs"]["channel"] for m in masks.values()) == ["blue", "red"]
+    for mask_id in masks:
+        users = sorted(n["class_type"] for n in prompt.values() if n["inputs"].get("mask") == [mask_id, 0])
+        assert users == ["FoleyPositionFromMask", "FoleySyncEncode", "FoleyVisualEncode"]
+    ((_, mix),) = _by_type(prompt, "FoleyMixLayers").items()
+    layers = prompt[mix["inputs"]["layers"][0]]
+    assert prompt[layers["inputs"]["layers"][0]]["class_type"] == "FoleyAddLayer"  # two layers in the mix
 
 
 @pytest.mark.ui_runs

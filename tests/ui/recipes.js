@@ -779,8 +779,99 @@ const referenceSoundToFoley = {
     { title: 'Reference in every window', nodes: ['cond', 'refpos', 'refneg', 'sampler'] }),
 };
 
+// --- two sources, one stereo mix -------------------------------------------------------------------------------
+
+const TWO_SOURCES_VIDEO = 'foley_two_sources.mp4';  // a red ball bouncing left to right, a blue block hopping back
+
+// One source of the two-sources graph (`tag`: red | blue): its mask from the frames' colour channel, the features
+// of its masked frames, its prompt, a sampled latent decoded, and stereo that follows its mask.
+const sourceNodes = (tag, prompt) => ({
+  mask: [
+    { id: `channel_${tag}`, type: 'ImageToMask', col: 1, widgets: { channel: tag }, in: { image: 'components.images' } },
+    { id: tag, type: 'ThresholdMask', col: 1, widgets: { value: 0.5 }, in: { mask: `channel_${tag}` } },
+  ],
+  features: [
+    { id: `visual_${tag}`, type: 'FoleyVisualEncode', col: 2, in: { siglip2: 'siglip2', video: 'video', mask: tag } },
+    { id: `sync_${tag}`, type: 'FoleySyncEncode', col: 2, in: { synchformer: 'synchformer', video: 'video', mask: tag } },
+    { ...textEncode(2, prompt), id: `text_${tag}` },
+  ],
+  sample: [
+    { id: `cond_${tag}`, type: 'FoleyConditioning', col: 3,
+      in: { text: `text_${tag}`, visual: `visual_${tag}`, sync: `sync_${tag}` } },
+    { ...sampler(3, { in: { positive: `cond_${tag}.positive`, negative: `cond_${tag}.negative`,
+      latent: `cond_${tag}.latent` } }), id: `sampler_${tag}` },
+    { id: `decode_${tag}`, type: 'FoleyVAEDecode', col: 3, in: { vae: 'vae', latent: `sampler_${tag}` } },
+  ],
+  place: [
+    { id: `position_${tag}`, type: 'FoleyPositionFromMask', col: 4, widgets: { smoothing: 0.1 },
+      in: { mask: tag, fps: 'components.fps' } },
+    { id: `pan_${tag}`, type: 'FoleyPan', col: 4, widgets: { width: 0.8, interaural_delay_ms: 0.0, closeness_db: 0.0 },
+      in: { audio: `decode_${tag}`, position: `position_${tag}` } },
+  ],
+});
+
+const RED = sourceNodes('red', 'a rubber ball bouncing on a wooden shelf, a hollow knock at every bounce');
+const BLUE = sourceNodes('blue', 'a heavy wooden block dropped on a wooden floor, a dull thud at every landing');
+const ids = nodes => nodes.map(n => n.id);
+
+const twoSourcesStereoMix = {
+  name: 'two_sources_stereo_mix',
+  thumbnail: ['components', 'red', 'visual_red', 'cond_red', 'position_red', 'pan_red', 'mix'],
+  title: 'Two sources, two prompts, one stereo mix',
+  note: [
+    '## Two sources, two prompts, one stereo mix',
+    'A sound per object, placed where the object is: each source gets its own mask, its own prompt and its own '
+      + 'Foley pass, then its own place in the stereo picture; the two layers are mixed to a delivery loudness '
+      + 'and muxed into the video.',
+    '',
+    '1. **Masks.** Here from the frames\' colours with core nodes (ImageToMask red / blue -> ThresholdMask), since '
+      + 'the example has a red ball and a blue block; for your video use any MASK batch with one mask per frame '
+      + '(a segmentation pack, core mask nodes).',
+    '2. **Object focus.** Each encoder gets its source\'s mask: outside it the frames are filled with their mean '
+      + 'colour before encoding, so the features follow that object.',
+    '3. **Foley Position From Mask -> Foley Pan.** The mask\'s centroid (-1 left .. +1 right, smoothed) pans the '
+      + 'mono Foley with constant power as the object moves.',
+    '4. **Foley Add Layer -> Foley Mix Layers.** Gain and pan per layer, each at its own time; the mix is brought '
+      + 'to -23 LUFS (ITU-R BS.1770, EBU R128) under a -1 dBTP true-peak ceiling, turned down as a whole rather '
+      + 'than clipped (the `report` output says what was done).',
+    '',
+    '**Limits.** The model was not trained with masked frames: a mask steers what it sees, it does not guarantee '
+      + 'that the other object is not heard. Panning places a mono sound between two speakers (no binaural '
+      + 'rendering, no height or depth).',
+    '',
+    modelsSection(FOLEY_PARTS),
+  ].join('\n'),
+  nodes: [
+    ...loaders(0, FOLEY_PARTS),
+    loadVideo(1, TWO_SOURCES_VIDEO),
+    soundTrack(1),
+    ...RED.mask, ...BLUE.mask,
+    ...RED.features, ...BLUE.features,
+    ...RED.sample, ...BLUE.sample,
+    ...RED.place, ...BLUE.place,
+    { id: 'layer_red', type: 'FoleyAddLayer', col: 5, widgets: { batch_index: 0, gain_db: 0.0, pan: 0.0 },
+      in: { audio: 'pan_red' } },
+    { id: 'layer_blue', type: 'FoleyAddLayer', col: 5, widgets: { batch_index: 0, gain_db: 0.0, pan: 0.0 },
+      in: { layers: 'layer_red', audio: 'pan_blue' } },
+    { id: 'mix', type: 'FoleyMixLayers', col: 5, widgets: { target_lufs: -23.0, true_peak_db: -1.0 },
+      in: { layers: 'layer_blue' } },
+    { id: 'preview', type: 'PreviewAudio', col: 6, in: { audio: 'mix.0' } },
+    ...muxSave(6, 'mix.0', 'foley/two_sources_stereo_mix'),
+  ],
+  groups: [
+    modelsGroup(FOLEY_PARTS),
+    { title: 'Video, masks', color: GROUP.input,
+      nodes: ['video', 'components', ...ids(RED.mask), ...ids(BLUE.mask)] },
+    { title: 'Red ball (masked)', color: GROUP.features, nodes: ids(RED.features) },
+    { title: 'Blue block (masked)', color: GROUP.features, nodes: ids(BLUE.features) },
+    { title: 'A Foley pass each', color: GROUP.sample, nodes: [...ids(RED.sample), ...ids(BLUE.sample)] },
+    { title: 'Placed by its mask', color: GROUP.video, nodes: [...ids(RED.place), ...ids(BLUE.place)] },
+    { title: 'Mix, video out', color: GROUP.output, nodes: ['layer_red', 'layer_blue', 'mix', 'preview', 'mux', 'save'] },
+  ],
+};
+
 const RECIPES = [videoToFoley, hunyuan15T2vToFoley, hunyuan15I2vToFoley, hunyuanT2vToFoley, textToAudio, stockSamplers, textSteeredFoley, audioToAudio,
   longVideoToFoley, timeRangePrompts, audioInpainting, audioExtension,
-  candidatesToBest, referenceSoundToFoley];
+  candidatesToBest, referenceSoundToFoley, twoSourcesStereoMix];
 
 module.exports = { RECIPES, MODELS, EXAMPLE_VIDEO, EXAMPLE_VIDEO_6S, EXAMPLE_IMAGE };
