@@ -14,6 +14,9 @@ stereo: a red ball bouncing left to right on an upper ledge and a blue block hop
 each with its own impacts (TWO_SOURCES), on a dark background, so that core nodes find each one's mask
 (GetVideoComponents -> ImageToMask red or blue -> ThresholdMask 0.5). Its soundtrack is the reference: each
 impact's knock panned where its source is (constant power).
+
+example_media/foley_reference_metal.flac (`make_example.py --reference [OUT.flac]`) is the reference sound of the
+reference_sound_to_foley workflow (see render_reference_sound).
 """
 import sys
 from fractions import Fraction
@@ -117,32 +120,47 @@ def soundtrack():
     return np.clip(audio, -1, 1).astype(np.float32)
 
 
+def _video_stream(container, width, height, crf):
+    """An H.264 (yuv420p) stream at FPS, single-threaded so that the bytes are reproducible."""
+    video = container.add_stream("libx264", rate=FPS)
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    video.options = {"crf": str(crf), "preset": "slow", "tune": "animation", "threads": "1"}
+    return video
+
+
+def _write_video(container, video, frames):
+    """The rgb24 frames into `video`, one per 1/FPS s."""
+    for i, rgb in enumerate(frames):
+        vf = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        vf.pts, vf.time_base = i, Fraction(1, FPS)
+        for packet in video.encode(vf):
+            container.mux(packet)
+    for packet in video.encode(None):
+        container.mux(packet)
+
+
+def _write_audio(container, stream, samples, rate, sample_format, chunk):
+    """samples [channels, N] into `stream` in chunks (in `sample_format`: planar for several channels)."""
+    for start in range(0, samples.shape[1], chunk):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + chunk]), format=sample_format,
+                                           layout=stream.layout.name)
+        frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
 def render(out):
     out = Path(out)
     bg = background()
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     with av.open(str(out), "w", format="mp4") as container:
-        video = container.add_stream("libx264", rate=FPS)
-        video.width, video.height, video.pix_fmt = W, H, "yuv420p"
-        video.options = {"crf": "26", "preset": "slow", "tune": "animation", "threads": "1"}
+        video = _video_stream(container, W, H, crf=26)
         audio = container.add_stream("aac", rate=RATE, layout="mono")
         audio.bit_rate = 64000
-        for i in range(int(SECONDS * FPS)):
-            vf = av.VideoFrame.from_ndarray(frame(i / FPS, bg, yy, xx), format="rgb24")
-            vf.pts, vf.time_base = i, Fraction(1, FPS)
-            for packet in video.encode(vf):
-                container.mux(packet)
-        for packet in video.encode(None):
-            container.mux(packet)
-        samples = soundtrack()
-        chunk = 1024
-        for start in range(0, len(samples), chunk):
-            af = av.AudioFrame.from_ndarray(samples[None, start:start + chunk], format="flt", layout="mono")
-            af.sample_rate, af.pts, af.time_base = RATE, start, Fraction(1, RATE)
-            for packet in audio.encode(af):
-                container.mux(packet)
-        for packet in audio.encode(None):
-            container.mux(packet)
+        _write_video(container, video, (frame(i / FPS, bg, yy, xx) for i in range(int(SECONDS * FPS))))
+        _write_audio(container, audio, soundtrack()[None], RATE, "flt", 1024)
     return out
 
 
@@ -211,41 +229,12 @@ def render_two_sources(out):
     out = Path(out)
     yy, xx = np.mgrid[0:TWO_H, 0:TWO_W].astype(np.float32) + 0.5
     with av.open(str(out), "w", format="mp4") as container:
-        video = container.add_stream("libx264", rate=FPS)
-        video.width, video.height, video.pix_fmt = TWO_W, TWO_H, "yuv420p"
-        video.options = {"crf": "24", "preset": "slow", "tune": "animation", "threads": "1"}
+        video = _video_stream(container, TWO_W, TWO_H, crf=24)
         audio = container.add_stream("aac", rate=RATE, layout="stereo")
         audio.bit_rate = 96000
-        for i in range(int(TWO_SECONDS * FPS)):
-            vf = av.VideoFrame.from_ndarray(two_sources_frame(i / FPS, yy, xx), format="rgb24")
-            vf.pts, vf.time_base = i, Fraction(1, FPS)
-            for packet in video.encode(vf):
-                container.mux(packet)
-        for packet in video.encode(None):
-            container.mux(packet)
-        samples = two_sources_soundtrack()
-        for start in range(0, samples.shape[1], 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + 1024]), format="fltp",
-                                            layout="stereo")
-            af.sample_rate, af.pts, af.time_base = RATE, start, Fraction(1, RATE)
-            for packet in audio.encode(af):
-                container.mux(packet)
-        for packet in audio.encode(None):
-            container.mux(packet)
+        _write_video(container, video, (two_sources_frame(i / FPS, yy, xx) for i in range(int(TWO_SECONDS * FPS))))
+        _write_audio(container, audio, two_sources_soundtrack(), RATE, "fltp", 1024)
     return out
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["--two-sources"]:
-        path = render_two_sources(sys.argv[2] if len(sys.argv) > 2
-                                  else Path(__file__).resolve().parent / "foley_two_sources.mp4")
-        print(f"{path}: {path.stat().st_size} bytes; " + "; ".join(
-            f"{name} impacts at " + ", ".join(f"{t:.2f} s" for t in spec[4]) for name, spec in TWO_SOURCES.items()))
-        sys.exit()
-    if len(sys.argv) > 2:
-        SECONDS = float(sys.argv[2])
-    path = render(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent / "foley_example.mp4")
-    print(f"{path}: {path.stat().st_size} bytes; impacts at " + ", ".join(f"{t:.2f} s" for t, _ in impacts()))
 
 
 REFERENCE_SOUND = "foley_reference_metal.flac"
@@ -256,7 +245,7 @@ def render_reference_sound(out=None, seconds=3.0, rate=48000):
     FLAC. Footsteps on a metal grating: each step a heel and a toe strike of inharmonic, ringing partials (a timbre
     far from the knocks of the example clips), so a result that follows it is easy to hear.
 
-        .venv/bin/python -c "import make_example; make_example.render_reference_sound()"   (in example_media/)
+        .venv/bin/python example_media/make_example.py --reference [OUT.flac]
     """
     out = Path(out) if out is not None else Path(__file__).resolve().parent / REFERENCE_SOUND
     rng = np.random.default_rng(17)
@@ -280,12 +269,23 @@ def render_reference_sound(out=None, seconds=3.0, rate=48000):
     audio += 0.001 * rng.standard_normal(len(audio))
     samples = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     with av.open(str(out), "w", format="flac") as container:
-        stream = container.add_stream("flac", rate=rate, layout="mono")
-        for start in range(0, len(samples), 4096):
-            frame = av.AudioFrame.from_ndarray(samples[None, start:start + 4096], format="s16", layout="mono")
-            frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+        _write_audio(container, container.add_stream("flac", rate=rate, layout="mono"), samples[None], rate, "s16",
+                     4096)
     return out
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--reference"]:
+        path = render_reference_sound(sys.argv[2] if len(sys.argv) > 2 else None)
+        print(f"{path}: {path.stat().st_size} bytes")
+        sys.exit()
+    if sys.argv[1:2] == ["--two-sources"]:
+        path = render_two_sources(sys.argv[2] if len(sys.argv) > 2
+                                  else Path(__file__).resolve().parent / "foley_two_sources.mp4")
+        print(f"{path}: {path.stat().st_size} bytes; " + "; ".join(
+            f"{name} impacts at " + ", ".join(f"{t:.2f} s" for t in spec[4]) for name, spec in TWO_SOURCES.items()))
+        sys.exit()
+    if len(sys.argv) > 2:
+        SECONDS = float(sys.argv[2])
+    path = render(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent / "foley_example.mp4")
+    print(f"{path}: {path.stat().st_size} bytes; impacts at " + ", ".join(f"{t:.2f} s" for t, _ in impacts()))
