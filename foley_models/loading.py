@@ -173,19 +173,25 @@ def check_state_dict(module, state_dict, path, what):
     return {k: state_dict[k] for k in expected}
 
 
+def mmdit_compute_dtype(dtype, bf16_native=True, fp16_asked=False):
+    """The dtype the MMDiT computes in from weights of `dtype`, for the engine and the nodes alike: 8-bit floats,
+    and fp16 unless asked for, compute in bf16 (fp32 where bf16 is not native), since fp16's range ends at 65504
+    and nothing shows that the released weights' activations stay inside it; bf16 and fp32 as they are."""
+    if dtype in FP8_DTYPES or (dtype == torch.float16 and not fp16_asked):
+        return torch.bfloat16 if bf16_native else torch.float32
+    return dtype
+
+
 def default_dtype(state_dict, kind="mmdit"):
-    """The float dtype a model of `kind` stored like this computes in when none is asked for: the MMDiT its
-    storage dtype (fp8 upcast to bf16); the DAC VAE and the Synchformer fp32 whatever the storage, as the
+    """The float dtype a model of `kind` stored like this computes in when none is asked for: the MMDiT as
+    mmdit_compute_dtype says for its storage; the DAC VAE and the Synchformer fp32 whatever the storage, as the
     official decode, features and sync score are computed."""
     if kind != "mmdit":
         return torch.float32
     dtypes = {v.dtype for v in state_dict.values() if v.is_floating_point()}
-    if any(d in FP8_DTYPES for d in dtypes):
-        return torch.bfloat16
-    for d in (torch.float32, torch.bfloat16, torch.float16):
-        if d in dtypes:
-            return d
-    return torch.float32
+    stored = next((d for d in (*FP8_DTYPES, torch.float32, torch.bfloat16, torch.float16) if d in dtypes),
+                  torch.float32)
+    return mmdit_compute_dtype(stored)
 
 
 def _materialise(model, state_dict, device, dtype):

@@ -15,7 +15,7 @@ import comfy.supported_models_base
 import comfy.utils
 
 from ..foley_models import attention, reference, windows
-from ..foley_models.loading import read_model_state
+from ..foley_models.loading import mmdit_compute_dtype, read_model_state
 from ..foley_models.mmdit import HunyuanVideoFoley, mmdit_config_from_state_dict
 
 WEIGHT_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
@@ -255,15 +255,17 @@ def add_sampling_wrappers(patcher):
 
 def model_dtypes(weight_dtype, stored, params, load_device):
     """(storage dtype, manual-cast compute dtype or None) of the MMDiT: ComfyUI's choice among COMPUTE_DTYPES
-    (its flags and free-memory rules included), except that fp16 never becomes the compute dtype unless the
-    user asks for fp16 (--fp16-unet, --force-fp16): fp16 storage then computes in bf16 or fp32."""
+    (its flags and free-memory rules included), the compute dtype then as the engine's mmdit_compute_dtype says
+    (fp16 only when asked for with --fp16-unet or --force-fp16: fp16 storage otherwise computes in bf16 or fp32)."""
     if weight_dtype == "default":
         dtype = mm.unet_dtype(model_params=params, supported_dtypes=COMPUTE_DTYPES, weight_dtype=stored)
     else:
         dtype = WEIGHT_DTYPES[weight_dtype]
     compute = mm.unet_manual_cast(dtype, load_device, COMPUTE_DTYPES)
-    if (compute or dtype) == torch.float16 and not (mm.args.fp16_unet or mm.args.force_fp16):
-        compute = torch.bfloat16 if mm.should_use_bf16(load_device) else torch.float32
+    picked = mmdit_compute_dtype(compute or dtype, bf16_native=mm.should_use_bf16(load_device),
+                                 fp16_asked=mm.args.fp16_unet or mm.args.force_fp16)
+    if picked != (compute or dtype):
+        compute = picked
     if weight_dtype == "default" and stored == torch.float16 and dtype == torch.bfloat16 and compute == torch.float32:
         dtype = torch.float16  # a 16-bit file computed in fp32 keeps its own format (fp16 -> bf16 would round)
     return dtype, compute
