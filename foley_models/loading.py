@@ -182,16 +182,23 @@ def mmdit_compute_dtype(dtype, bf16_native=True, fp16_asked=False):
     return dtype
 
 
-def default_dtype(state_dict, kind="mmdit"):
-    """The float dtype a model of `kind` stored like this computes in when none is asked for: the MMDiT as
-    mmdit_compute_dtype says for its storage; the DAC VAE and the Synchformer fp32 whatever the storage, as the
-    official decode, features and sync score are computed."""
+def bf16_native(device):
+    """Whether `device` computes in bf16 natively: CUDA from Ampere on (older GPUs emulate it, slowly); the CPU
+    and other devices are taken as able to."""
+    device = torch.device(device)
+    return device.type != "cuda" or torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def default_dtype(state_dict, kind="mmdit", device="cpu"):
+    """The float dtype a model of `kind` stored like this computes in on `device` when none is asked for: the
+    MMDiT as mmdit_compute_dtype says for its storage; the DAC VAE and the Synchformer fp32 whatever the storage,
+    as the official decode, features and sync score are computed."""
     if kind != "mmdit":
         return torch.float32
     dtypes = {v.dtype for v in state_dict.values() if v.is_floating_point()}
     stored = next((d for d in (*FP8_DTYPES, torch.float32, torch.bfloat16, torch.float16) if d in dtypes),
                   torch.float32)
-    return mmdit_compute_dtype(stored)
+    return mmdit_compute_dtype(stored, bf16_native=bf16_native(device))
 
 
 def _materialise(model, state_dict, device, dtype):
@@ -221,7 +228,7 @@ def read_model_state(path, kind, cls, what, config_of, adapt_keys=None):
 
 def _load(path, kind, cls, what, config_of, device, dtype, operations=None):
     config, state_dict = read_model_state(path, kind, cls, what, config_of)
-    dtype = dtype or default_dtype(state_dict, kind)
+    dtype = dtype or default_dtype(state_dict, kind, device)
     model = _materialise(_build(cls, config, "meta", dtype, operations), state_dict, device, dtype)
     model.config = config
     return model

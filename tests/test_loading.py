@@ -213,3 +213,18 @@ def test_real_size_synchformer_matches_the_visual_part_of_the_manifest():
     manifest = {k: v for k, v in _manifest("synchformer").items() if k.startswith("vfeat_extractor.")}
     assert len(manifest) == 238
     assert {k: tuple(v.shape) for k, v in build_synchformer().state_dict().items()} == manifest
+
+
+@pytest.mark.parametrize("stored", [torch.float16, torch.float8_e4m3fn])
+def test_16_and_8_bit_files_compute_in_bf16_where_native_and_in_fp32_where_not(monkeypatch, stored):
+    """The engine's rule (README, Precision): never fp16 by default; bf16 on devices that compute it natively, fp32
+    on the others (CUDA before Ampere)."""
+    from foley_models.loading import default_dtype
+
+    state_dict = {"w": torch.zeros(2, dtype=stored)}
+    assert default_dtype(state_dict, "mmdit", "cpu") == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    assert default_dtype(state_dict, "mmdit", "cuda") == torch.float32
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert default_dtype(state_dict, "mmdit", "cuda") == torch.bfloat16
+    assert default_dtype({"w": torch.zeros(2)}, "mmdit", "cuda") == torch.float32  # fp32 files as they are
