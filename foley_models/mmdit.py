@@ -292,7 +292,7 @@ class HunyuanVideoFoley(nn.Module):
         cache = self._conditions_cache
         if cache is None:
             return compute()
-        key = (kind, extra, *(_identity(t) for t in tensors))
+        key = (kind, extra, *(tensor_identity(t) for t in tensors))
         hit = cache.get(key)
         if hit is None:
             if len(cache) >= 64:  # bounded: e.g. many windows
@@ -344,7 +344,7 @@ class HunyuanVideoFoley(nn.Module):
         return self.single_blocks[index](audio, vec, rope, transformer_options=transformer_options)
 
 
-def _identity(tensor):
+def tensor_identity(tensor):
     """What tells one tensor (or view) from another while it is alive: storage address, geometry, dtype,
     device and the in-place write counter (inference tensors have none: they cannot be written outside
     inference mode)."""

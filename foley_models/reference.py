@@ -18,7 +18,9 @@ import logging
 
 import torch
 
+from .dac_vae import DAC_CONFIG
 from .media import LATENT_RATE
+from .mmdit import tensor_identity
 from .sampling import TIMESTEP_SCALE
 from .synchformer import TEMPORAL_TOKENS
 
@@ -29,6 +31,9 @@ MIN_REFERENCE_FRAMES = LATENT_RATE // 2
 NOISE_SEED = 20250717  # the reference's noise: one fixed draw, the same at every step and on every device
 # a prefix whose features' duration differs from its own by more than this (in latent frames) is shortened
 ALIGNMENT_TOLERANCE = 1.0
+LATENT_CHANNELS = DAC_CONFIG["latent_dim"]
+# windows whose prefixed features with_reference keeps (the model's conditions cache is bounded the same way)
+MAX_PREFIXED_WINDOWS = 64
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +45,7 @@ def join_references(latents, max_frames=MAX_REFERENCE_FRAMES):
     if not latents:
         raise ValueError("no reference latent given")
     for latent in latents:
-        if latent.dim() != 3 or latent.shape[1] != latents[0].shape[1]:
-            raise ValueError(f"a reference must be a Foley latent [batch, channels, frames] (FoleyVAEEncode of a "
-                             f"sound), got shape {tuple(latent.shape)}")
+        _check_foley_latent(latent)
     batch = max(latent.shape[0] for latent in latents)
     if any(latent.shape[0] not in (1, batch) for latent in latents):
         raise ValueError(f"references of batch sizes {[latent.shape[0] for latent in latents]} cannot be joined: "
@@ -58,6 +61,16 @@ def join_references(latents, max_frames=MAX_REFERENCE_FRAMES):
                     max_frames / LATENT_RATE)
         joined = joined[..., :max_frames]
     return joined
+
+
+def _check_foley_latent(latent):
+    shape = tuple(latent.shape)
+    if latent.dim() == 3 and shape[1] == LATENT_CHANNELS:
+        return
+    cause = (f"a latent of another audio VAE ({shape[1]} channels, e.g. core VAEEncodeAudio)" if latent.dim() == 3
+             else "not an audio latent (an image or video latent has another rank)")
+    raise ValueError(f"the reference latent has shape {shape}: {cause}. A reference must be a Foley latent "
+                     f"[batch, {LATENT_CHANNELS} channels, frames]: encode the reference sound with FoleyVAEEncode")
 
 
 @functools.lru_cache(maxsize=64)
@@ -97,19 +110,39 @@ def noised_reference(reference, noise, sigma):
     return (1 - sigma) * reference.float() + sigma * noise
 
 
-def with_reference(forward, reference, empty_clip, empty_sync):
-    """forward(x, t, text, clip, sync) with the reference [B or 1, C, R] in context before x (see the module):
-    the returned function takes and returns what forward does, for any window length."""
+def with_reference(forward, reference, empty_clip, empty_sync, prefixed=None):
+    """forward(x, t, text, clip, sync) with the reference [R items, C, frames] in context before x (see the
+    module): the returned function takes and returns what forward does, for any window length.
+
+    The model's batch is R items, or 2R (the unconditional and the conditional half of a guided call, each
+    given the reference's items in order); a reference of one item goes with any batch.
+    prefixed: a dict that keeps each window's prefixed features (WindowedMMDiT.cached_conditions), so that
+    the model's conditions cache, which knows tensors by identity, sees the same ones at every step."""
+    def prefixed_features(clip, sync, clips, tokens):
+        def build():
+            return (torch.cat([empty_clip(clip.shape[0], clips).to(clip), clip], dim=1),
+                    torch.cat([empty_sync(sync.shape[0], tokens).to(sync), sync], dim=1))
+        if prefixed is None:
+            return build()
+        key = (tensor_identity(clip), tensor_identity(sync), clips, tokens)
+        hit = prefixed.get(key)
+        if hit is None:
+            if len(prefixed) >= MAX_PREFIXED_WINDOWS:
+                prefixed.clear()
+            # clip and sync are kept with them: while they live, no other tensor can take their identity
+            hit = prefixed[key] = (clip, sync, *build())
+        return hit[2:]
+
     def referenced(x, t, text, clip, sync):
-        batch = x.shape[0]
-        if reference.shape[0] not in (1, batch):
-            raise ValueError(f"the reference has {reference.shape[0]} items for a batch of {batch}")
+        batch, items = x.shape[0], reference.shape[0]
+        if items != 1 and batch not in (items, 2 * items):
+            raise ValueError(f"the reference has {items} items for a model batch of {batch}: give it one item, "
+                             f"or one per latent batch item")
         frames, tokens, clips = prefix_lengths(reference.shape[-1], x.shape[-1], sync.shape[1], clip.shape[1])
         noise = reference_noise(reference.shape, x.device)[..., :frames]
         sigma = t.to(x.device).float() / TIMESTEP_SCALE
-        prefix = noised_reference(reference[..., :frames].to(x.device), noise, sigma.expand(batch)).to(x.dtype)
-        v = forward(torch.cat([prefix, x], dim=-1), t, text,
-                    torch.cat([empty_clip(clip.shape[0], clips).to(clip), clip], dim=1),
-                    torch.cat([empty_sync(sync.shape[0], tokens).to(sync), sync], dim=1))
+        own = reference[..., :frames].to(x.device).repeat(batch // items, 1, 1)
+        prefix = noised_reference(own, noise, sigma.expand(batch)).to(x.dtype)
+        v = forward(torch.cat([prefix, x], dim=-1), t, text, *prefixed_features(clip, sync, clips, tokens))
         return v[..., frames:]
     return referenced

@@ -7,6 +7,7 @@ segments (a window starts on a multiple of 16 latent frames, the segment step of
 SigLIP2 frames at 8 fps, the text whole. Blend weights are 1 inside a window, rise and fall as a raised
 cosine across each overlap, and are normalised so that they sum to one at every latent frame.
 """
+import contextlib
 import math
 
 import torch
@@ -108,21 +109,33 @@ class WindowedMMDiT(torch.nn.Module):
 
     references: latents [B or 1, 128, L] of reference sounds (reference.py), joined in order; each window (and
     a clip that fits one) then sees them before its own frames, in both the conditional and the unconditional
-    branch."""
+    branch, item i of the reference with item i of the batch."""
 
     def __init__(self, model, window=DEFAULT_WINDOW, overlap=DEFAULT_OVERLAP, references=None):
         super().__init__()
         self.model, self.window, self.overlap = model, window, overlap
         self.reference = join_references(references) if references else None
+        self._prefixed = None  # inside cached_conditions(): each window's features with the reference's before them
 
     def forward(self, x, t, text, clip, sync):
         forward = self.model
         if self.reference is not None:
-            forward = with_reference(forward, self.reference, self.model.empty_clip, self.model.empty_sync)
+            forward = with_reference(forward, self.reference, self.model.empty_clip, self.model.empty_sync,
+                                     self._prefixed)
         return windowed(forward, x, t, text, clip, sync, self.window, self.overlap)
 
+    @contextlib.contextmanager
     def cached_conditions(self):
-        return self.model.cached_conditions()
+        """The model's cached_conditions; with a reference, each window's prefixed features are also built
+        once, so that the model's cache recognises them at every step."""
+        saved = self._prefixed
+        if saved is None:
+            self._prefixed = {}
+        try:
+            with self.model.cached_conditions():
+                yield self
+        finally:
+            self._prefixed = saved
 
     def empty_clip(self, batch, length):
         return self.model.empty_clip(batch, length)

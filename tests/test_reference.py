@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from graph import node
 from make_media import make_video
 from tiny_models import random_mmdit
+from uncached import Uncached
+
 from foley_models import reference
 from foley_models.sampling import sample_euler_cfg
 from foley_models.windows import WindowedMMDiT, clip_slice, sync_slice, window_spans
@@ -148,8 +150,11 @@ def test_two_references_chain_in_order_and_a_long_one_is_cut_with_a_warning(capl
 
 
 @pytest.mark.parametrize("latents, message", [
-    ([torch.randn(1, 16, 8, 8)], "Foley latent"),
-    ([torch.randn(1, 128, 100), torch.randn(1, 64, 100)], "Foley latent"),
+    ([torch.randn(1, 16, 8, 8)], r"shape \(1, 16, 8, 8\): not an audio latent.*128 channels.*FoleyVAEEncode"),
+    ([torch.randn(1, 128, 100), torch.randn(1, 64, 100)],
+     r"\(1, 64, 100\): a latent of another audio VAE \(64 channels.*128 channels.*FoleyVAEEncode"),
+    ([torch.randn(2, 64, 100)], "64 channels"),
+    ([torch.randn(128, 100)], "not an audio latent"),
     ([torch.randn(2, 128, 100), torch.randn(3, 128, 100)], "batch sizes"),
     ([torch.randn(1, 128, 10)], "at least 0.50 s"),
     ([], "no reference"),
@@ -157,6 +162,79 @@ def test_two_references_chain_in_order_and_a_long_one_is_cut_with_a_warning(capl
 def test_bad_references_are_refused_with_the_cause(latents, message):
     with pytest.raises(ValueError, match=message):
         reference.join_references(latents)
+
+
+def test_the_engine_refuses_a_latent_of_another_vae_before_sampling():
+    with pytest.raises(ValueError, match="64 channels.*FoleyVAEEncode"):
+        WindowedMMDiT(_model(), references=[torch.randn(1, 64, 100)])
+
+
+def test_a_reference_per_batch_item_goes_with_its_item_in_both_guidance_branches():
+    """sample_euler_cfg calls the model on [uncond; cond] (2B items): each half gets the B references in order."""
+    frames, steps = 700, 3  # two 10 s windows
+    g = torch.Generator().manual_seed(5)
+    refs = torch.randn(2, 128, 100, generator=g)
+    noise = torch.randn(2, 128, frames, generator=g)
+    text, neg, clip, sync = _features(frames)
+    spy = Spy(_model())
+    out = sample_euler_cfg(WindowedMMDiT(spy, references=[refs]), noise, text, neg, clip, sync, steps=steps)
+    spans = window_spans(frames, 500, 100)
+    assert len(spans) == 2 and len(spy.calls) == steps * len(spans)
+    for i, call in enumerate(spy.calls):
+        sigma, (start, end) = 1 - (i // len(spans)) / steps, spans[i % len(spans)]
+        lr = call["x"].shape[-1] - (end - start)
+        assert call["x"].shape[0] == 4 and 0 < lr <= 100
+        # at sigma 1 the prefix is the fixed noise alone, the same for every item
+        fixed_noise = spy.calls[i % len(spans)]["x"][:1, :, :lr].double()
+        expected = (1 - sigma) * refs[[0, 1, 0, 1], :, :lr].double() + sigma * fixed_noise
+        torch.testing.assert_close(call["x"][:, :, :lr].double(), expected, atol=1e-5, rtol=0)
+    # the same as sampling each item alone with its own reference
+    for k in range(2):
+        alone = sample_euler_cfg(WindowedMMDiT(spy.model, references=[refs[k:k + 1]]), noise[k:k + 1], text, neg,
+                                 clip, sync, steps=steps)
+        torch.testing.assert_close(out[k:k + 1], alone, atol=1e-4, rtol=1e-4)
+    assert (out[0] - out[1]).abs().mean() > 1e-3
+
+
+def test_a_reference_batch_that_does_not_match_the_latent_batch_is_refused():
+    frames = 250
+    text, neg, clip, sync = _features(frames)
+    wrapped = WindowedMMDiT(_model(), references=[torch.randn(2, 128, 100)])
+    with pytest.raises(ValueError, match="the reference has 2 items for a model batch of 6"):
+        sample_euler_cfg(wrapped, torch.randn(3, 128, frames), text, neg, clip, sync, steps=1)
+
+
+class ConditionCounter:
+    """How often the model computes each condition (text and video projections), as tests/test_conditions_cache.py
+    counts them."""
+
+    def __init__(self, model):
+        self.calls = {}
+        for name in ("cond_in", "visual_proj", "sync_in"):
+            getattr(model, name).register_forward_hook(self._count(name))
+
+    def _count(self, name):
+        def hook(*_):
+            self.calls[name] = self.calls.get(name, 0) + 1
+        return hook
+
+
+@pytest.mark.parametrize("seconds, windows", [(2, 1), (14, 3)])
+def test_with_a_reference_sampling_computes_the_conditions_once_per_window(seconds, windows):
+    model = _model()
+    frames = 50 * seconds
+    text, neg, clip, sync = _features(frames)
+    noise = torch.randn(1, 128, frames, generator=torch.Generator().manual_seed(2))
+    wrapped = WindowedMMDiT(model, window=300, overlap=60, references=[torch.randn(1, 128, 100)])
+    assert len(window_spans(frames, 300, 60)) == windows
+    counter = ConditionCounter(model)
+    plain = sample_euler_cfg(Uncached(wrapped), noise, text, neg, clip, sync, steps=4)
+    assert counter.calls == {"cond_in": 4 * windows, "visual_proj": 4 * windows, "sync_in": 4 * windows}
+    counter.calls.clear()
+    cached = sample_euler_cfg(wrapped, noise, text, neg, clip, sync, steps=4)
+    assert torch.equal(cached, plain)
+    assert counter.calls == {"cond_in": 1, "visual_proj": windows, "sync_in": windows}
+    assert model._conditions_cache is None and wrapped._prefixed is None  # nothing kept after the run
 
 
 def test_without_a_reference_the_windowed_model_is_unchanged():
@@ -347,3 +425,26 @@ def test_the_example_reference_through_a_graph(comfyui, comfy_input_dir, ten_sec
     (a,), (b,) = comfyui.output_files(plain), comfyui.output_files(referenced)
     first, second = read_audio(a)[0], read_audio(b)[0]
     assert first.shape == second.shape and abs(first - second).mean() > 1e-4
+
+
+@pytest.mark.parametrize("latent_node, inputs, cause", [
+    ("EmptyLatentAudio", {"seconds": 2.0, "batch_size": 1}, "a latent of another audio VAE (64 channels"),
+    ("EmptyLatentImage", {"width": 64, "height": 64, "batch_size": 1}, "not an audio latent"),
+])
+def test_core_reference_latent_of_another_model_is_refused_with_the_fix(comfyui, ten_seconds, latent_node, inputs,
+                                                                        cause):
+    import json
+
+    graph = json.loads((Path(__file__).resolve().parent / "workflows" / "video_to_foley_api.json").read_text())
+    graph["1"]["inputs"]["file"] = ten_seconds.name
+    graph["11"]["inputs"].update(steps=1, seed=3)
+    graph["30"] = {"class_type": latent_node, "inputs": inputs}
+    graph["32"] = {"class_type": "ReferenceLatent", "inputs": {"conditioning": ["10", 0], "latent": ["30", 0]}}
+    graph["11"]["inputs"]["positive"] = ["32", 0]
+    result = comfyui.run(graph)
+    assert result["valid"] and not result["success"]
+    (error,) = [data for event, data in result["messages"] if event == "execution_error"]
+    assert error["node_type"] == "FoleySampler" and error["exception_type"] == "ValueError"
+    assert cause in error["exception_message"]
+    assert "Foley latent [batch, 128 channels, frames]" in error["exception_message"]
+    assert "FoleyVAEEncode" in error["exception_message"]
