@@ -25,15 +25,18 @@ _CHUNK = 64
 
 
 def _check_masks(masks):
+    """float32 [T, H, W] on the CPU (the input itself when it is that already, not clamped: each mask is
+    clamped to [0, 1] when it is used), its values checked a few frames at a time."""
     masks = torch.as_tensor(masks)
     if masks.ndim == 2:
         masks = masks[None]
     if masks.ndim != 3 or masks.shape[0] == 0:
         raise ValueError(f"masks must be [frames, height, width], got shape {list(masks.shape)}")
     masks = masks.detach().to("cpu", torch.float32)
-    if not torch.isfinite(masks).all():
+    step = max(1, (1 << 22) // max(1, masks[0].numel()))
+    if not all(torch.isfinite(masks[i:i + step]).all() for i in range(0, masks.shape[0], step)):
         raise ValueError("the mask batch has non-finite values (NaN or infinity)")
-    return masks.clamp(0, 1)
+    return masks
 
 
 def _gaussian_blur(plane, sigma):
@@ -62,40 +65,67 @@ def is_full(mask):
     return bool(torch.as_tensor(mask).min() >= 1.0)
 
 
-def apply_mask(frame_u8, mask):
-    """uint8 [H, W, 3] with everything outside `mask` ([h, w] in [0, 1], any size) suppressed; a full mask
-    returns `frame_u8` itself."""
-    if is_full(mask):
-        return frame_u8
-    height, width = frame_u8.shape[:2]
+def _suppression(mask, height, width):
+    """(keep, outside, outside's sum) of a mask that is not full: float32 [height, width, 1] weights."""
     keep = mask_weights(mask, height, width).numpy()[..., None]
-    frame = frame_u8.astype(np.float32)
     outside = 1.0 - keep
-    weight = float(outside.sum())
+    return keep, outside, float(outside.sum())
+
+
+def _suppress(frame_u8, suppression):
+    keep, outside, weight = suppression
+    frame = frame_u8.astype(np.float32)
     # the suppressed region's own colour, so the focused object's colour does not tint the backdrop
     fill = (frame * outside).sum(axis=(0, 1)) / weight if weight > 1e-6 else frame.mean(axis=(0, 1))
     out = frame * keep + fill * outside
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
+def apply_mask(frame_u8, mask):
+    """uint8 [H, W, 3] with everything outside `mask` ([h, w] in [0, 1], any size) suppressed; a full mask
+    returns `frame_u8` itself."""
+    if is_full(mask):
+        return frame_u8
+    return _suppress(frame_u8, _suppression(mask, *frame_u8.shape[:2]))
+
+
 class _SourceMasks:
-    """The mask of each source frame: one for all frames, or one per frame (`count` frames, when known)."""
+    """The mask of each source frame: one for all frames, or one per frame (`count` frames, when known).
+    `apply` keeps the last few masks' weights at each frame size: a single mask is resized and feathered once."""
+
+    _KEPT_WEIGHTS = 4
 
     def __init__(self, masks, count=None):
         self.masks = _check_masks(masks)
         self.count = count
+        self._weights = {}  # (mask index, height, width) -> _suppression, or None for a full mask
         if count is not None and len(self.masks) not in (1, count):
             raise ValueError(f"the mask batch has {len(self.masks)} masks but the video has {count} frames: give "
                              f"one mask per frame of the video (e.g. made from its GetVideoComponents images) "
                              f"or a single mask for all frames")
 
-    def __getitem__(self, index):
+    def _index(self, index):
         if len(self.masks) == 1:
-            return self.masks[0]
+            return 0
         if not 0 <= index < len(self.masks):
             raise ValueError(f"the mask batch has {len(self.masks)} masks but the video has a frame {index} (counted "
                              f"from 0): give one mask per frame of the video or a single mask for all frames")
-        return self.masks[index]
+        return index
+
+    def __getitem__(self, index):
+        return self.masks[self._index(index)].clamp(0, 1)
+
+    def apply(self, frame_u8, index):
+        """apply_mask(frame_u8, self[index]), its weights computed once per mask and frame size."""
+        index = self._index(index)
+        key = (index, *frame_u8.shape[:2])
+        if key not in self._weights:
+            if len(self._weights) >= self._KEPT_WEIGHTS:
+                del self._weights[next(iter(self._weights))]  # the oldest: frames come in order
+            mask = self[index]
+            self._weights[key] = None if is_full(mask) else _suppression(mask, *frame_u8.shape[:2])
+        suppression = self._weights[key]
+        return frame_u8 if suppression is None else _suppress(frame_u8, suppression)
 
 
 class FrameChunks:
@@ -133,31 +163,46 @@ def image_batch_frames(images, fps, rate, start=0.0, duration=None, transform=No
             distinct = sorted(set(part))
             u8 = (images[distinct, ..., :3] * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
             if source_masks is not None:
-                u8 = [apply_mask(f, source_masks[i]) for f, i in zip(u8, distinct)]
+                u8 = [source_masks.apply(f, i) for f, i in zip(u8, distinct)]
             small = dict(zip(distinct, (transform(f) if transform else f for f in u8)))
             yield np.stack([small[i] for i in part])
 
     return FrameChunks(chunks, lambda: frames_25)
 
 
-def video_file_frames(source, rate, start=0.0, duration=None, transform=None, masks=None, mask_offset=0.0,
+def first_shown_time(source, shown_from=None):
+    """Seconds of the file at which the first frame a VIDEO of it shows is: the first frame whose timestamp
+    is at or after `shown_from` (a trim's start; compared in the stream's time base as core ComfyUI does), or
+    with None the file's first frame, whatever its timestamp (not always 0: MPEG-TS, some WebM/MP4)."""
+    name = media.source_name(source)
+    with media.decoded_frames_from(source, name, max(0.0, shown_from or 0.0)) as (_, decoded):
+        for frame in decoded:
+            if frame.pts is None or frame.time is None:
+                return 0.0  # no timestamps: frames are counted from the first at 0 s (as media does)
+            if shown_from is None or frame.pts >= int(shown_from / frame.time_base):
+                return float(frame.time)
+    raise ValueError(f"{name}: no video frame at or after {shown_from:g} s, where the video starts")
+
+
+def video_file_frames(source, rate, start=0.0, duration=None, transform=None, masks=None, shown_from=None,
                       mask_fps=None):
     """FrameChunks of a video file's window [start, start + duration) picked at `rate`, decoded as consumed.
 
-    `masks` index the frames of the video the user sees: the frame shown `t` seconds into the window is
-    source frame round((mask_offset + t) * mask_fps), mask_offset being where the window starts in that
-    video (its start_time) and mask_fps its frame rate."""
-    source_masks = None
+    `masks` index the frames of the VIDEO the user sees, as core GetVideoComponents numbers them: from the
+    first frame at or after `shown_from` seconds of the file (the VIDEO's trim start; None: the file's first
+    frame, see first_shown_time). The frame at t seconds of the file is mask round((t - t_first) * mask_fps),
+    mask_fps being the video's frame rate."""
+    source_masks = first = None
     if masks is not None:
         if not mask_fps or mask_fps <= 0:
             raise ValueError(f"the video's frame rate is needed to match masks to frames, got {mask_fps!r}")
         source_masks = _SourceMasks(masks)
+        first = first_shown_time(source, shown_from)
     stream = media.VideoFrameStream(source, rate, start, duration, max_seconds=math.inf)
 
     def masked(frame):
-        # called as each picked frame is decoded, right after its time joined stream.frame_times
-        index = round((mask_offset + stream.frame_times[-1]) * mask_fps)
-        frame = apply_mask(frame, source_masks[index])
+        # called as each picked frame is decoded, right after its time (from `start`) joined stream.frame_times
+        frame = source_masks.apply(frame, round((start + stream.frame_times[-1] - first) * mask_fps))
         return transform(frame) if transform else frame
 
     if source_masks is not None:

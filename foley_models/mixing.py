@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .dsp import require_finite_audio, resample_sinc
+from .dsp import RESAMPLE_ROLLOFF, RESAMPLE_ZERO_CROSSINGS, require_finite_audio, resample_sinc
 from .spatial import pan_angle
 
 TRUE_PEAK_OVERSAMPLING = 4
@@ -100,33 +100,49 @@ def k_weighting(sample_rate):
     return torch.from_numpy(_biquad_impulse_response([shelf, highpass], math.ceil(0.5 * sample_rate)))
 
 
-def _convolve(signal, response, block=1 << 20):
-    """signal [C, N] (float64) filtered by the FIR `response`, by FFT, `block` outputs at a time."""
-    taps, length = response.shape[0], signal.shape[-1]
-    size = 1 << (block + taps - 1).bit_length()
+# samples measured at a time, so that the float64 temporaries stay a few tens of MB whatever the length: about
+# 2.7 s of K-weighting (FFTs of 2^18), 1.4 s of 4x oversampling (its convolution unfolds 15 taps per output)
+LOUDNESS_BLOCK, TRUE_PEAK_BLOCK = 1 << 17, 1 << 16
+
+
+def _filtered(signal, response, first, stop):
+    """Outputs first..stop-1 of `signal` [C, N] filtered by the FIR `response` (float64), by one FFT over the
+    inputs they read."""
+    taps = response.shape[0]
+    start = max(0, first - taps + 1)
+    part = signal[:, start:stop].to(torch.float64)
+    size = 1 << (part.shape[-1] + taps - 1).bit_length()  # the whole linear convolution: nothing wraps around
     spectrum = torch.fft.rfft(response, size)
-    out = torch.empty_like(signal)
-    for start in range(0, length, block):
-        first = max(0, start - taps + 1)
-        part = signal[:, first:start + block]
-        filtered = torch.fft.irfft(torch.fft.rfft(part, size) * spectrum, size)
-        kept = min(block, length - start)
-        out[:, start:start + kept] = filtered[:, start - first:start - first + kept]
-    return out
+    filtered = torch.fft.irfft(torch.fft.rfft(part, size) * spectrum, size)
+    return filtered[:, first - start:stop - start]
+
+
+def _block_powers(audio, sample_rate):
+    """float64 [blocks]: the K-weighted power of each 400 ms gating block (100 ms apart, a trailing partial
+    block dropped), summed over the channels. The K-weighted signal is made a group of whole blocks at a time
+    (neighbouring groups share block - step samples, filtered twice)."""
+    block, step = round(GATING_BLOCK_SECONDS * sample_rate), round(GATING_BLOCK_SECONDS / 4 * sample_rate)
+    if audio.shape[-1] < block:
+        raise ValueError(f"the mix lasts {audio.shape[-1] / sample_rate:.3f} s; loudness needs at least "
+                         f"{GATING_BLOCK_SECONDS} s (one BS.1770 gating block)")
+    response = k_weighting(sample_rate)
+    count = (audio.shape[-1] - block) // step + 1
+    group = max(1, LOUDNESS_BLOCK // step)
+    power = torch.empty(count, dtype=torch.float64)
+    for first in range(0, count, group):
+        last = min(count, first + group)
+        weighted = _filtered(audio, response, first * step, (last - 1) * step + block)
+        power[first:last] = weighted.square().unfold(-1, block, step).mean(-1).sum(0)  # channel weights 1
+    return power
 
 
 def integrated_loudness(audio, sample_rate):
     """ITU-R BS.1770 integrated loudness in LUFS of [C, N] audio (C <= 3 front channels, weight 1), -inf when no
     block passes the gates. torchaudio.functional.loudness computes the same, but its filters clip their output
     at +-1 (a loud click reads quieter) and run one sample at a time in Python in recent versions (about 6 s of
-    CPU per second of stereo), so the K-weighting here is its impulse response applied by FFT."""
-    audio = torch.as_tensor(audio).detach().to("cpu", torch.float64)
-    block, step = round(GATING_BLOCK_SECONDS * sample_rate), round(GATING_BLOCK_SECONDS / 4 * sample_rate)
-    if audio.shape[-1] < block:
-        raise ValueError(f"the mix lasts {audio.shape[-1] / sample_rate:.3f} s; loudness needs at least "
-                         f"{GATING_BLOCK_SECONDS} s (one BS.1770 gating block)")
-    weighted = _convolve(audio, k_weighting(sample_rate))
-    power = weighted.square().unfold(-1, block, step).mean(-1).sum(0)  # [blocks], channel weights 1
+    CPU per second of stereo), so the K-weighting here is its impulse response applied by FFT, a few seconds
+    at a time."""
+    power = _block_powers(torch.as_tensor(audio).detach().to("cpu"), sample_rate)
     blocks = -0.691 + 10 * torch.log10(power)
     gated = blocks > -70.0
     if not gated.any():
@@ -137,28 +153,43 @@ def integrated_loudness(audio, sample_rate):
 
 
 def true_peak(stereo, sample_rate):
-    """Linear true peak: the largest magnitude of the samples and of the signal oversampled 4x."""
-    oversampled = resample_sinc(stereo.to(torch.float64), sample_rate, TRUE_PEAK_OVERSAMPLING * sample_rate)
-    return max(float(stereo.abs().max()), float(oversampled.abs().max()))
+    """Linear true peak: the largest magnitude of the samples and of the signal oversampled 4x, TRUE_PEAK_BLOCK
+    samples at a time (each block resampled with the neighbours its kernel reaches)."""
+    stereo = torch.as_tensor(stereo).detach().to("cpu")
+    margin = math.ceil(RESAMPLE_ZERO_CROSSINGS / RESAMPLE_ROLLOFF) + 2  # the kernel's reach each side, in samples
+    length, peak = stereo.shape[-1], 0.0
+    for first in range(0, length, TRUE_PEAK_BLOCK):
+        stop = min(length, first + TRUE_PEAK_BLOCK)
+        start = max(0, first - margin)
+        part = stereo[..., start:min(length, stop + margin)].to(torch.float64)
+        oversampled = resample_sinc(part, sample_rate, TRUE_PEAK_OVERSAMPLING * sample_rate)
+        kept = oversampled[..., TRUE_PEAK_OVERSAMPLING * (first - start):TRUE_PEAK_OVERSAMPLING * (stop - start)]
+        peak = max(peak, float(part[..., first - start:stop - start].abs().max()), float(kept.abs().max()))
+    return peak
 
 
 def normalise(stereo, sample_rate, target_lufs=-23.0, true_peak_db=-1.0):
-    """(audio turned to `target_lufs`, or less where its true peak would pass `true_peak_db` dBTP, report)."""
+    """(audio turned to `target_lufs`, or less where its true peak would pass `true_peak_db` dBTP, report).
+    The result's loudness and true peak in the report are the input's moved by the gain (both scale with it),
+    not measured again."""
     require_finite_audio(stereo, "the mix")
     measured = integrated_loudness(stereo, sample_rate)
     if not math.isfinite(measured):
         raise ValueError(f"the mix is silent (integrated loudness {measured} LUFS, below BS.1770's -70 LUFS gate): "
                          f"there is nothing to bring to {target_lufs} LUFS")
     gain_db = target_lufs - measured
-    peak_db = 20 * math.log10(true_peak(stereo, sample_rate)) + gain_db
-    reduced_db = max(0.0, peak_db - true_peak_db)
+    input_peak_db = 20 * math.log10(true_peak(stereo, sample_rate))
+    reduced_db = max(0.0, input_peak_db + gain_db - true_peak_db)
     # a hair more than the excess: the float32 result must stay under the ceiling too
     gain_db -= reduced_db + (1e-4 if reduced_db else 0.0)
-    out = (stereo.to(torch.float64) * 10.0 ** (gain_db / 20.0)).to(torch.float32)
+    gain = 10.0 ** (gain_db / 20.0)
+    out = torch.empty(stereo.shape, dtype=torch.float32)
+    for first in range(0, stereo.shape[-1], TRUE_PEAK_BLOCK):
+        part = stereo[..., first:first + TRUE_PEAK_BLOCK]
+        out[..., first:first + TRUE_PEAK_BLOCK] = part.to("cpu", torch.float64) * gain
     report = dict(measured_lufs=measured, target_lufs=target_lufs, gain_db=gain_db,
-                  loudness_lufs=integrated_loudness(out, sample_rate),
-                  true_peak_dbtp=20 * math.log10(true_peak(out, sample_rate)), ceiling_dbtp=true_peak_db,
-                  turned_down_for_ceiling_db=reduced_db)
+                  loudness_lufs=measured + gain_db, true_peak_dbtp=input_peak_db + gain_db,
+                  ceiling_dbtp=true_peak_db, turned_down_for_ceiling_db=reduced_db)
     return out, report
 
 

@@ -46,12 +46,13 @@ def encode_clip(encode_chunks, rate, transform, video=None, images=None, fps=Non
         if mask is not None:
             info = media.video_info(window.source)
             mask_fps = info["fps"]
-            if not window.trimmed and mask.shape[0] > 1 and info["n_frames"] and mask.shape[0] != info["n_frames"]:
-                raise ValueError(f"the mask batch has {mask.shape[0]} masks but the video has {info['n_frames']} "
+            count = mask.shape[0] if mask.ndim == 3 else 1  # [H, W]: one mask for all frames
+            if not window.trimmed and count > 1 and info["n_frames"] and count != info["n_frames"]:
+                raise ValueError(f"the mask batch has {count} masks but the video has {info['n_frames']} "
                                  f"frames: give one mask per frame (e.g. made from its GetVideoComponents images) "
                                  f"or a single mask for all frames")
         chunks = frames.video_file_frames(window.source, rate, window.start, window.duration, transform, mask,
-                                          mask_offset=start_time, mask_fps=mask_fps)
+                                          shown_from=window.shown_from, mask_fps=mask_fps)
         return encode_chunks(chunks), chunks.frames_25
     if video is not None:  # frames in memory (CreateVideo, GetVideoComponents round trips): no file to read
         components = video.get_components()

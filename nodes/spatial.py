@@ -31,16 +31,20 @@ class FoleyPositionFromMask(io.ComfyNode):
             node_id="FoleyPositionFromMask", display_name="Foley Position From Mask", category=CATEGORY,
             description="Where a sound's source is on screen over time, from one mask per video frame: the "
                         "mask's centroid across the picture (-1 left edge, +1 right edge) and its area (a proxy "
-                        "for closeness), smoothed. A frame with an empty mask keeps the last known position.",
+                        "for closeness), smoothed. A frame with an empty mask keeps the last known position and area.",
             inputs=[
                 io.Mask.Input("mask", tooltip="One mask per frame of the video, e.g. GetVideoComponents -> "
-                                              "ImageToMask -> ThresholdMask."),
+                                              "ImageToMask -> ThresholdMask. An empty mask (the object missed) "
+                                              "keeps the last known position and area."),
                 io.Float.Input("fps", default=24.0, min=0.001, max=240.0, step=0.001,
                                tooltip="Frame rate of the masks' video (GetVideoComponents' fps): mask i is at "
                                        "i / fps seconds of the video."),
                 io.Float.Input("smoothing", default=0.1, min=0.0, max=5.0, step=0.01,
                                tooltip="Time constant in seconds of the smoothing (forwards and backwards, no "
-                                       "delay); 0 = none. It also bounds how fast the pan can move."),
+                                       "delay, both ends of the clip treated alike); 0 = none. It also bounds "
+                                       "how fast the pan can move. On a clip shorter than 3 time constants, a "
+                                       "third of the clip's length is used, so the ends follow the source "
+                                       "instead of lagging."),
             ],
             outputs=[FoleyPosition.Output(display_name="position"),
                      io.Image.Output(display_name="preview",
@@ -49,7 +53,8 @@ class FoleyPositionFromMask(io.ComfyNode):
 
     @classmethod
     def execute(cls, mask, fps, smoothing):
-        track = spatial.position_track(mask, np.arange(mask.shape[0]) / fps, smoothing)
+        frames = mask.shape[0] if mask.ndim == 3 else 1  # [H, W]: one mask, one position
+        track = spatial.position_track(mask, np.arange(frames) / fps, smoothing)
         return io.NodeOutput(track, _preview(track))
 
 

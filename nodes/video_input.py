@@ -17,6 +17,9 @@ class FileWindow:
     start: float  # seconds into the file
     duration: float | None  # seconds from `start`; None: to the end of the file
     trimmed: bool  # the VIDEO is a trimmed view of its file (so its packets cannot simply be copied)
+    # where the VIDEO's frames begin, as its get_components() reads them: the first frame at or after this many
+    # seconds of the file (trim-aware ComfyUIs, 0 when untrimmed), or None: the file's first frame (0.3.x)
+    shown_from: float | None = None
 
     @property
     def end(self):
@@ -26,11 +29,14 @@ class FileWindow:
 def trim_window(video):
     """(start, duration) in seconds of the file that the VIDEO shows; duration 0 = to the end of the file.
     ComfyUIs before the trim window (0.3.x) have no such method: their file videos are whole."""
-    active_window = getattr(video, "get_active_trim_window", None)
-    if active_window is None:
+    if not _has_trim_window(video):
         return 0.0, 0.0
-    start, duration = active_window()
+    start, duration = video.get_active_trim_window()
     return float(start), float(duration)
+
+
+def _has_trim_window(video):
+    return getattr(video, "get_active_trim_window", None) is not None
 
 
 def _trimmed_length(video, trim_duration):
@@ -59,4 +65,5 @@ def file_window(video, start_time=0.0, duration=0.0):
     if trim_duration:
         left = trim_duration - start_time
         duration = min(duration, left) if duration else left
-    return FileWindow(video.get_stream_source(), trim_start + start_time, duration or None, trimmed)
+    return FileWindow(video.get_stream_source(), trim_start + start_time, duration or None, trimmed,
+                      trim_start if _has_trim_window(video) else None)

@@ -228,3 +228,170 @@ def test_bad_mixes_are_refused_with_their_cause():
         mixing.mix_layers([mixing.Layer(nan, RATE)])
     with pytest.raises(ValueError, match="at least 0.4 s"):
         mixing.mix_layers([mixing.Layer(sine(0.2, 440), RATE)])
+
+
+def test_empty_masks_hold_the_last_known_area():
+    masks = disk_masks([20.0, 30.0, 40.0, 50.0, 60.0])
+    masks[1] *= 0.5  # a fainter mask: a smaller area
+    masks[[0, 2, 3]] = 0
+    track = spatial.position_track(masks, np.arange(5) / FPS, 0.0)
+    full, half = float(masks[4].sum()) / (96 * 54), float(masks[1].sum()) / (96 * 54)
+    np.testing.assert_allclose(track.area, [half, half, half, half, full], rtol=1e-6)
+
+
+@pytest.mark.parametrize("seconds, tau", [(4.0, 5.0), (10.0, 5.0), (10.0, 1.0), (30.0, 5.0)])
+def test_smoothing_a_short_clip_treats_both_ends_alike(seconds, tau):
+    """A steady movement across the picture: the start and the end are followed equally closely, at most a few
+    percent off, however long the time constant is against the clip."""
+    times = np.arange(int(seconds * 24)) / 24
+    ramp = np.linspace(-1.0, 1.0, times.size)
+    smoothed = spatial.smooth(ramp, times, tau)
+    assert smoothed[0] - ramp[0] == pytest.approx(ramp[-1] - smoothed[-1], abs=1e-9)
+    assert abs(smoothed[0] - ramp[0]) < 0.03
+
+
+def test_smoothing_reversed_in_time_is_the_smoothing_reversed():
+    rng = np.random.default_rng(4)
+    times = np.cumsum(rng.uniform(0.02, 0.06, 80))  # uneven frame times
+    values = np.cumsum(rng.standard_normal(80)) * 0.05
+    for tau in (0.1, 0.5, 5.0):
+        forwards = spatial.smooth(values, times, tau)
+        backwards = spatial.smooth(values[::-1], (times[-1] - times)[::-1], tau)
+        np.testing.assert_allclose(backwards[::-1], forwards, rtol=0, atol=1e-12)
+
+
+def position_reference(masks):
+    """(x, area) per frame of the whole batch in float64, empty frames left NaN: the plain definition."""
+    masks = masks.double().clamp(0, 1)
+    column_x = (torch.arange(masks.shape[2], dtype=torch.float64) + 0.5) / masks.shape[2] * 2 - 1
+    weight = masks.sum(dim=(1, 2))
+    x = (masks.sum(dim=1) * column_x).sum(dim=1) / weight
+    return x.numpy(), (weight / masks[0].numel()).numpy()
+
+
+def test_the_track_read_a_chunk_of_frames_at_a_time_is_the_whole_batchs(monkeypatch):
+    """Masks read three frames at a time in float32 (sums in float64) give the float64 whole-batch values to
+    1e-12 (the sums' order), out-of-range values clamped, one [H, W] mask as one frame."""
+    rng = np.random.default_rng(5)
+    masks = torch.from_numpy(rng.uniform(-0.5, 1.5, (11, 54, 96)).astype(np.float32))
+    monkeypatch.setattr(spatial, "MASK_CHUNK_ELEMENTS", 3 * 54 * 96)
+    track = spatial.position_track(masks, np.arange(11) / FPS, 0.0)
+    x, area = position_reference(masks)
+    np.testing.assert_allclose(track.x, x, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(track.area, area, rtol=1e-12, atol=0)
+    single = spatial.position_track(masks[4], np.zeros(1), 0.0)
+    np.testing.assert_allclose([single.x[0], single.area[0]], [x[4], area[4]], rtol=1e-12)
+
+
+def pan_reference(mono, rate, track, start_time, width, delay_ms, closeness_db):
+    """The whole-signal panning (every sample's gains and delays at once, float64), from the definitions."""
+    mono = mono.astype(np.float64)
+    n = np.arange(mono.shape[-1])
+    x = np.interp(start_time + n / rate, track.times, track.x)
+    area = np.interp(start_time + n / rate, track.times, track.area)
+    angle = (np.clip(x * width, -1, 1) + 1) * math.pi / 4
+    size = np.sqrt(area)
+    level = 10.0 ** (closeness_db * (size / size.max() - 1.0) / 20.0)
+    placed = np.clip(x * width, -1, 1)
+    far = delay_ms * 1e-3 * rate * np.abs(placed)
+    left = np.stack([np.interp(n - np.where(placed > 0, far, 0), n, s, left=0.0) for s in mono])
+    right = np.stack([np.interp(n - np.where(placed < 0, far, 0), n, s, left=0.0) for s in mono])
+    return np.stack([left * np.cos(angle) * level, right * np.sin(angle) * level], axis=1).astype(np.float32)
+
+
+def test_panning_block_by_block_is_the_whole_signals_panning(monkeypatch):
+    """Blocks of 1000 samples (a delay reaching back across each block's start) give the whole-signal result
+    exactly: every sample's arithmetic is the same."""
+    rng = np.random.default_rng(6)
+    times = np.arange(40) / FPS
+    track = spatial.PositionTrack(times, np.sin(times * 3), rng.uniform(0.05, 0.3, 40))
+    mono = rng.standard_normal((2, 1, 20000)).astype(np.float32) * 0.1
+    monkeypatch.setattr(spatial, "PAN_BLOCK", 1000)
+    stereo = spatial.pan(torch.from_numpy(mono), 16000, track, 0.2, 0.9, 0.7, 12.0).numpy()
+    np.testing.assert_array_equal(stereo, pan_reference(mono[:, 0], 16000, track, 0.2, 0.9, 0.7, 12.0))
+
+
+def test_loudness_and_true_peak_measured_block_by_block_are_the_whole_signals(monkeypatch):
+    """Against the whole signal K-weighted by one FFT and oversampled at once: equal to float rounding."""
+    rate = 16000
+    rng = np.random.default_rng(7)
+    stereo = torch.from_numpy(rng.standard_normal((2, 7 * rate + 123)).astype(np.float32) * 0.05)
+    stereo[:, 3 * rate:4 * rate] *= 8  # a loud second, where the gates matter
+    stereo[0, 5 * rate] = 0.9
+    monkeypatch.setattr(mixing, "LOUDNESS_BLOCK", 5000)  # groups of 3 gating blocks
+    monkeypatch.setattr(mixing, "TRUE_PEAK_BLOCK", 777)
+    audio = stereo.double()
+    response = mixing.k_weighting(rate)
+    size = 1 << (audio.shape[-1] + response.shape[0]).bit_length()
+    weighted = torch.fft.irfft(torch.fft.rfft(audio, size) * torch.fft.rfft(response, size), size)
+    block, step = round(0.4 * rate), round(0.1 * rate)
+    power = weighted[:, :audio.shape[-1]].square().unfold(-1, block, step).mean(-1).sum(0)
+    gated = power[-0.691 + 10 * torch.log10(power) > -70]
+    relative = power[power > gated.mean() / 10]
+    assert mixing.integrated_loudness(stereo, rate) == pytest.approx(-0.691 + 10 * math.log10(relative.mean()),
+                                                                     abs=1e-9)
+    oversampled = torchaudio.functional.resample(audio, rate, 4 * rate)
+    assert mixing.true_peak(stereo, rate) == pytest.approx(max(float(audio.abs().max()),
+                                                               float(oversampled.abs().max())), rel=1e-6)
+
+
+def test_the_report_gives_the_mixs_own_loudness_and_true_peak():
+    """Loudness and true peak of the result follow from the input's and the gain: measuring the result agrees to
+    the float32 rounding of its samples."""
+    rate = 16000
+    rng = np.random.default_rng(8)
+    layer = mixing.Layer(torch.from_numpy(rng.standard_normal((1, 3 * rate)).astype(np.float32) * 0.05), rate)
+    stereo, _, _, report = mixing.mix_layers([layer], target_lufs=-18.0, true_peak_db=-1.0)
+    assert report["loudness_lufs"] == pytest.approx(mixing.integrated_loudness(stereo, rate), abs=1e-4)
+    assert report["true_peak_dbtp"] == pytest.approx(20 * math.log10(mixing.true_peak(stereo, rate)), abs=1e-4)
+
+
+PEAK_MEMORY_SCRIPT = """
+import resource, sys
+import numpy as np, torch
+from foley_models import mixing, spatial
+rate, seconds = 48000, 60
+stereo = torch.from_numpy(np.random.default_rng(0).standard_normal((2, seconds * rate)).astype(np.float32) * 0.1)
+times = np.arange(seconds * 25) / 25
+track = spatial.PositionTrack(times, np.sin(times), np.full(times.size, 0.1))
+masks = torch.zeros(40, 720, 1280)
+masks[:, 100:300, 200:500] = 1
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if sys.argv[1] == "mix":
+    mixing.mix_layers([mixing.Layer(stereo, rate)])
+elif sys.argv[1] == "pan":
+    spatial.pan(stereo[None], rate, track, 0.0, 1.0, 0.5, 6.0)
+else:
+    spatial.position_track(masks, np.arange(40) / 25)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)  # kB -> MB (Linux)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_getaffinity"), reason="ru_maxrss in kB: Linux")
+@pytest.mark.parametrize("what, limit_mb", [("mix", 160), ("pan", 100), ("track", 120)])
+def test_peak_memory_does_not_grow_with_copies_of_the_input(what, limit_mb):
+    """60 s of stereo at 48 kHz (23 MB in float32) mixed or panned, and 40 masks of 720p (147 MB) tracked, in a
+    fresh process: the peak resident memory grows by less than `limit_mb` (the whole-array versions grew by about
+    1 GB, 320 MB and 700 MB). What stays is the output and the mix's own copies: the mix 3 x 23 MB, the pan 23 MB."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY_SCRIPT, what], cwd=root, capture_output=True,
+                            text=True, timeout=300, check=True)
+    assert int(result.stdout.split()[-1]) < limit_mb
+
+
+def test_a_single_mask_is_resized_and_feathered_once_for_all_frames(monkeypatch):
+    images = torch.rand(10, 36, 48, 3)
+    mask = torch.zeros(1, 9, 12)
+    mask[:, 2:6, 3:8] = 1
+    expected = [frames.apply_mask(f, mask[0]) for f in (images * 255).round().to(torch.uint8).numpy()]
+    calls = []
+    original = frames.mask_weights
+    monkeypatch.setattr(frames, "mask_weights", lambda *args: calls.append(args[1:]) or original(*args))
+    (chunk,) = list(frames.image_batch_frames(images, 10.0, 10.0, masks=mask))
+    assert calls == [(36, 48)]
+    picked = media.image_sequence_indices(10, 10.0, 10.0, max_seconds=math.inf)  # the official rule's float ticks
+    np.testing.assert_array_equal(chunk, np.stack([expected[i] for i in picked]))

@@ -186,3 +186,87 @@ def test_two_sources_two_prompts_one_stereo_mix(comfyui, clip):
     before, between = slice(0, int((RED_WINDOW[0] - 0.01) * rate)), slice(
         int((RED_WINDOW[0] + seconds + 0.01) * rate), int((BLUE_WINDOW[0] - 0.01) * rate))
     assert np.abs(wave[:, before]).max() < 1e-4 and np.abs(wave[:, between]).max() < 1e-4  # each layer at its time
+
+
+def write_offset_clip(path, first_frame=0, n_frames=50, fps=25):
+    """MKV of n_frames random 64x48 frames at fps whose first frame is shown at first_frame / fps s (a file whose
+    timestamps do not start at 0, as MPEG-TS and some WebM/MP4 files are)."""
+    from fractions import Fraction
+
+    import av
+
+    rng = np.random.default_rng(7)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        for i in range(n_frames):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = first_frame + i, Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def shown_frame_times(path, trim_start=None):
+    """Times in seconds of the file of the frames a VIDEO of it shows, in order: all of them, or from the first
+    whose timestamp is at or after trim_start (core Trim Video's rule, in the stream's time base)."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [float(f.time) for f in container.decode(video=0)
+                if trim_start is None or f.pts >= int(trim_start / f.time_base)]
+
+
+def assert_masks_land_on_the_frames_components_number(comfyui, encoders, video, times, window_start):
+    """A mask made from GetVideoComponents' image k (the rest full) changes exactly the SigLIP2 features of the
+    picks of frame k, the frame shown at times[k]; picks are counted on the frames read from window_start."""
+    images = node(comfyui, "GetVideoComponents", video=video)[0]
+    assert images.shape[0] == len(times)
+    read = [t - window_start for t in times if t >= window_start]
+    first_read = len(times) - len(read)
+    picks = [first_read + i for i in media.frame_indices(read, media.SIGLIP2_FPS, math.inf)]
+    k = picks[len(picks) // 2]
+    mask = torch.ones(images.shape[:3])
+    mask[k] = (images[k, ..., 0] > 0.5).float()
+    plain = encode(comfyui, encoders, "FoleyVisualEncode", video=video)
+    focused = encode(comfyui, encoders, "FoleyVisualEncode", video=video, mask=mask)
+    assert rows_changed(plain, focused) == {j for j, p in enumerate(picks) if p == k}
+
+
+def test_masks_index_a_video_from_its_first_frame_when_its_timestamps_do_not_start_at_0(comfyui, encoders,
+                                                                                          tmp_path):
+    from comfy_api.latest import InputImpl
+
+    path = write_offset_clip(tmp_path / "offset.mkv", first_frame=10)  # the first frame at 0.4 s
+    times = shown_frame_times(path)
+    assert times[0] == pytest.approx(0.4)
+    assert_masks_land_on_the_frames_components_number(comfyui, encoders, InputImpl.VideoFromFile(str(path)), times,
+                                                      0.0)
+
+
+@pytest.mark.parametrize("first_frame", [0, 10])
+def test_masks_index_a_trimmed_video_from_the_first_frame_of_its_trim(comfyui, encoders, tmp_path, first_frame):
+    """Core Trim Video from 1.01 s, between two frames: GetVideoComponents starts at the frame shown at 1.04 s."""
+    if "Video Slice" not in comfyui.nodes.NODE_CLASS_MAPPINGS:
+        pytest.skip("core Trim Video (ComfyUI 0.14 and later)")
+    from comfy_api.latest import InputImpl
+
+    path = write_offset_clip(tmp_path / f"trim_{first_frame}.mkv", first_frame=first_frame)
+    (video,) = node(comfyui, "Video Slice", video=InputImpl.VideoFromFile(str(path)), start_time=1.01, duration=0.0,
+                    strict_duration=False)
+    times = shown_frame_times(path, trim_start=1.01)
+    assert times[0] == pytest.approx(1.04)
+    assert_masks_land_on_the_frames_components_number(comfyui, encoders, video, times, 1.01)
+
+
+def test_a_2d_mask_is_one_mask_for_all_frames(comfyui, encoders, clip):
+    video, images, fps = video_and_images(comfyui, clip)
+    mask = (images[0, ..., 0] > 0.5).float()  # [H, W]: the red ball where it is in the first frame
+    for source in (dict(video=video, **WINDOW), dict(images=images, fps=fps, **WINDOW)):
+        batch = encode(comfyui, encoders, "FoleyVisualEncode", **source, mask=mask[None])
+        flat = encode(comfyui, encoders, "FoleyVisualEncode", **source, mask=mask)
+        torch.testing.assert_close(flat, batch, rtol=0, atol=0)
+    position, _ = node(comfyui, "FoleyPositionFromMask", mask=mask, fps=fps, smoothing=0.1)
+    reference, _ = node(comfyui, "FoleyPositionFromMask", mask=mask[None], fps=fps, smoothing=0.1)
+    assert position.times.shape == (1,) and position.x.tolist() == reference.x.tolist()
