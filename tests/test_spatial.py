@@ -368,11 +368,12 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)  # 
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "sched_getaffinity"), reason="ru_maxrss in kB: Linux")
-@pytest.mark.parametrize("what, limit_mb", [("mix", 160), ("pan", 100), ("track", 120)])
+@pytest.mark.parametrize("what, limit_mb", [("mix", 400), ("pan", 200), ("track", 300)])
 def test_peak_memory_does_not_grow_with_copies_of_the_input(what, limit_mb):
     """60 s of stereo at 48 kHz (23 MB in float32) mixed or panned, and 40 masks of 720p (147 MB) tracked, in a
     fresh process: the peak resident memory grows by less than `limit_mb` (the whole-array versions grew by about
-    1 GB, 320 MB and 700 MB). What stays is the output and the mix's own copies: the mix 3 x 23 MB, the pan 23 MB."""
+    1 GB, 320 MB and 700 MB; these grow by about 140, 65 and 57 MB, the limits leave room for other allocators).
+    What stays is the output and the mix's own copies: the mix 3 x 23 MB, the pan 23 MB."""
     import subprocess
     import sys
     from pathlib import Path
