@@ -98,8 +98,10 @@ def prefix_lengths(reference_frames, length, sync_len, clip_len):
     return best[1:]
 
 
+@functools.lru_cache(maxsize=8)
 def reference_noise(shape, device):
-    """The reference's fixed noise [1, C, R] (fp32): drawn on the CPU, so every device gets the same values."""
+    """The reference's fixed noise [1, C, R] (fp32): drawn on the CPU, so every device gets the same values;
+    drawn once per shape and device, not at every step and window (callers only read it)."""
     generator = torch.Generator().manual_seed(NOISE_SEED)
     return torch.randn((1, *shape[1:]), generator=generator, dtype=torch.float32).to(device)
 
@@ -139,7 +141,7 @@ def with_reference(forward, reference, empty_clip, empty_sync, prefixed=None):
             raise ValueError(f"the reference has {items} items for a model batch of {batch}: give it one item, "
                              f"or one per latent batch item")
         frames, tokens, clips = prefix_lengths(reference.shape[-1], x.shape[-1], sync.shape[1], clip.shape[1])
-        noise = reference_noise(reference.shape, x.device)[..., :frames]
+        noise = reference_noise(tuple(reference.shape), x.device)[..., :frames]
         sigma = t.to(x.device).float() / TIMESTEP_SCALE
         own = reference[..., :frames].to(x.device).repeat(batch // items, 1, 1)
         prefix = noised_reference(own, noise, sigma.expand(batch)).to(x.dtype)

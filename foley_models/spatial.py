@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .dsp import mono_mix
+
 MAX_INTERAURAL_DELAY_MS = 0.7  # about the largest delay between the ears of a human head
 
 
@@ -163,7 +165,7 @@ def pan(waveform, sample_rate, track, start_time=0.0, width=1.0, interaural_dela
     if wave.ndim == 3:
         if wave.shape[1] not in (1, 2):
             raise ValueError(f"panning takes mono or stereo audio, got {wave.shape[1]} channels")
-        wave = wave.mean(dim=1)
+        wave = torch.stack([mono_mix(item) for item in wave])
     if wave.ndim != 2 or wave.shape[-1] == 0:
         raise ValueError(f"audio must be [batch, channels, samples] with samples, got shape {list(wave.shape)}")
     if not 0 <= interaural_delay_ms <= MAX_INTERAURAL_DELAY_MS:

@@ -279,12 +279,22 @@ class ModelInputs:
             hook.remove()
 
 
+def _silent_clip(folder, seconds):
+    """A small silent 25 fps clip of `seconds` in ComfyUI's input folder (made once per session)."""
+    path = folder / f"reference_{seconds}s.mp4"
+    if not path.exists():
+        make_video(path, n_frames=25 * seconds, fps=25, width=32, height=24, with_audio=False)
+    return path
+
+
 @pytest.fixture(scope="module")
 def ten_seconds(comfyui, comfy_input_dir):
-    name = "reference_10s.mp4"
-    if not (comfy_input_dir / name).exists():
-        make_video(comfy_input_dir / name, n_frames=250, fps=25, width=32, height=24, with_audio=False)
-    return comfy_input_dir / name
+    return _silent_clip(comfy_input_dir, 10)
+
+
+@pytest.fixture(scope="module")
+def four_seconds(comfyui, comfy_input_dir):
+    return _silent_clip(comfy_input_dir, 4)
 
 
 def _reference_audio(seconds, seed):
@@ -297,14 +307,6 @@ def ten_seconds_setup(comfyui, ten_seconds):
     """(model, vae, positive, negative, latent) of the 10 s clip, encoded once for the module (the Synchformer on
     250 frames is most of a test's time); the tests only read them."""
     return _setup(comfyui, ten_seconds)
-
-
-@pytest.fixture(scope="module")
-def four_seconds(comfyui, comfy_input_dir):
-    name = "reference_4s.mp4"
-    if not (comfy_input_dir / name).exists():
-        make_video(comfy_input_dir / name, n_frames=100, fps=25, width=32, height=24, with_audio=False)
-    return comfy_input_dir / name
 
 
 def _setup(comfyui, video):

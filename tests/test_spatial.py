@@ -67,6 +67,17 @@ def test_left_right_levels_follow_the_constant_power_law_at_each_position(width)
         assert left ** 2 + right ** 2 == pytest.approx(0.01 * np.mean(noise.numpy()[middle] ** 2), rel=0.02)
 
 
+
+def test_stereo_audio_is_panned_as_its_channel_mean():
+    """A stereo AUDIO batch (e.g. a decoded recording) is mixed to mono first, item by item, then panned."""
+    times = np.arange(0, 1, 1 / FPS)
+    track = spatial.PositionTrack(times, np.linspace(-1, 1, times.size), np.full(times.size, 0.1))
+    rng = np.random.default_rng(1)
+    stereo_in = torch.from_numpy(rng.standard_normal((2, 2, RATE)).astype(np.float32)) * 0.1
+    mono_in = (stereo_in[:, 0] + stereo_in[:, 1]) / 2
+    torch.testing.assert_close(spatial.pan(stereo_in, RATE, track), spatial.pan(mono_in[:, None], RATE, track),
+                               atol=1e-6, rtol=0)
+
 def test_a_jump_pans_no_faster_than_the_smoothing_allows():
     """A source that jumps from the left edge to the right edge: every per-sample change of each gain stays
     under (pi / 4) * width * range / (time_constant * rate), the bound of the smoothed track."""
